@@ -1,0 +1,1 @@
+"""coursegen shared library."""

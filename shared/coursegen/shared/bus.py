@@ -1,0 +1,219 @@
+"""The bus: NATS JetStream through FastStream.
+
+One stream over ``coursegen.>`` (file storage, limits retention with a max
+age, so a message published before its consumer exists is kept). Each
+service's replicas share one durable pull consumer per subject they take,
+acked by hand: FastStream's default would terminate a message whose handler
+raised, and it would never be retried.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub, RetentionPolicy, StorageType
+from nats.js.api import AckPolicy as JsAckPolicy
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from coursegen.shared.events import Event, Handoff
+from coursegen.shared.settings import Settings
+from coursegen.shared.subjects import ADVISORY_STREAM, ALL, MAX_DELIVERIES_ADVISORY, STREAM
+from coursegen.shared.telemetry import course_trace
+
+log = logging.getLogger("coursegen.bus")
+
+DUPLICATE_WINDOW_SECONDS = 120.0
+
+# Publishing retries through a leader election in a cluster (5-7 s) or a restart.
+_PUBLISH_RETRYABLE = (
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.OutboundBufferLimitError,
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError,
+    TimeoutError,
+    ConnectionError,
+)
+
+
+def make_stream(settings: Settings) -> JStream:
+    """A fresh stream declaration: FastStream marks it declared after the first broker starts."""
+    return JStream(
+        name=STREAM,
+        subjects=[ALL],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        max_age=settings.stream_max_age_days * 24 * 3600,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        num_replicas=settings.stream_replicas,
+    )
+
+
+def make_advisory_stream(settings: Settings) -> JStream:
+    """The stream that keeps MAX_DELIVERIES advisories for the dead-letter path."""
+    return JStream(
+        name=ADVISORY_STREAM,
+        subjects=[MAX_DELIVERIES_ADVISORY],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        max_age=settings.stream_max_age_days * 24 * 3600,
+        num_replicas=settings.stream_replicas,
+    )
+
+
+def consumer_config(settings: Settings) -> ConsumerConfig:
+    """A fresh consumer config (FastStream fills in names on the object it is given)."""
+    return ConsumerConfig(
+        ack_policy=JsAckPolicy.EXPLICIT,
+        ack_wait=settings.ack_wait_seconds,
+        max_deliver=settings.max_deliveries,
+        max_ack_pending=1000,
+    )
+
+
+def make_broker(settings: Settings, name: str, *, middlewares: Sequence[Any] = ()) -> NatsBroker:
+    if not settings.nats_url:
+        raise RuntimeError("COURSEGEN_NATS_URL is not set")
+    return NatsBroker(
+        [url.strip() for url in settings.nats_url.split(",")],
+        name=f"coursegen-{name}",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        connect_timeout=5,
+        graceful_timeout=30.0,
+        decoder=raw_decoder,
+        middlewares=tuple(middlewares),
+        log_level=logging.DEBUG,
+    )
+
+
+async def raw_decoder(msg: NatsMessage) -> bytes:
+    """Hand handlers the bytes: we parse with pydantic ourselves, so a bad body is ours to report."""
+    return msg.body
+
+
+def subscribe_kwargs(settings: Settings, durable: str, stream: JStream | None = None) -> dict[str, Any]:
+    """The subscriber arguments every service uses: a durable pull consumer, acked by hand."""
+    return {
+        "stream": stream or make_stream(settings),
+        "durable": durable,
+        # One message per fetch, and no fetch while every worker is busy: nothing sits
+        # buffered with its ack_wait running.
+        "pull_sub": PullSub(batch_size=1, timeout=5.0),
+        "max_workers": settings.concurrency,
+        "config": consumer_config(settings),
+        "ack_policy": AckPolicy.MANUAL,
+    }
+
+
+async def ensure_streams(settings: Settings, *, give_up_after: float = 120.0) -> None:
+    """Create (or update) the streams before consumers bind to them, retrying while the cluster forms."""
+    import nats as nats_client
+
+    assert settings.nats_url
+
+    async def quiet(exc: Exception) -> None:
+        log.warning("NATS at %s: %s", settings.nats_url, exc)
+
+    # Bounded: a service whose NATS never comes up fails at start with a clear error.
+    nc = await nats_client.connect(
+        [u.strip() for u in settings.nats_url.split(",")],
+        max_reconnect_attempts=int(give_up_after),
+        reconnect_time_wait=1,
+        connect_timeout=5,
+        error_cb=quiet,
+    )
+    try:
+        js = nc.jetstream()
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type((*_PUBLISH_RETRYABLE, nats.js.errors.APIError)),
+            wait=wait_exponential(multiplier=0.2, max=3),
+            stop=stop_after_delay(give_up_after),
+            reraise=True,
+        ):
+            with attempt:
+                for stream in (make_stream(settings), make_advisory_stream(settings)):
+                    # FastStream keeps a stream's subjects beside its config, and declares them together.
+                    config = dataclasses.replace(stream.config, subjects=list(stream.subjects))
+                    try:
+                        await js.add_stream(config)
+                    except nats.js.errors.BadRequestError as exc:
+                        if exc.err_code != 10058:  # "stream name already in use": update it instead
+                            raise
+                        await js.update_stream(config)
+    finally:
+        await nc.close()
+
+
+class Bus:
+    """Publishes events to JetStream and waits for the server's ack."""
+
+    def __init__(self, broker: NatsBroker, *, give_up_after: float = 60.0) -> None:
+        self.broker = broker
+        self.give_up_after = give_up_after
+
+    async def publish(self, subject: str, event: Event, *, headers: Mapping[str, str] | None = None) -> None:
+        msg_id = event.msg_id if isinstance(event, Handoff) else str(event.event_id)
+        all_headers = {"Nats-Msg-Id": msg_id, "content-type": "application/json", **(headers or {})}
+        body = event.model_dump_json().encode()
+        # The telemetry middleware adds ``traceparent`` to the headers: the receiver's work joins this trace.
+        with course_trace(event):
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(_PUBLISH_RETRYABLE),
+                wait=wait_exponential(multiplier=0.2, max=3),
+                stop=stop_after_delay(self.give_up_after),
+                reraise=True,
+            ):
+                with attempt:
+                    await self.broker.publish(
+                        body,
+                        subject,
+                        stream=STREAM,
+                        headers=all_headers,
+                        timeout=5.0,
+                    )
+
+
+class NatsDelivery:
+    """A FastStream ``NatsMessage`` seen as a ``consume.Delivery``."""
+
+    def __init__(self, message: NatsMessage) -> None:
+        self.message = message
+
+    @property
+    def subject(self) -> str:
+        return str(self.message.raw_message.subject)
+
+    @property
+    def body(self) -> bytes:
+        return bytes(self.message.body)
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.message.headers or {}
+
+    @property
+    def attempt(self) -> int:
+        try:
+            return int(self.message.raw_message.metadata.num_delivered or 1)
+        except Exception:
+            return 1
+
+    async def ack(self) -> None:
+        await self.message.ack()
+
+    async def nak(self, delay: float) -> None:
+        await self.message.nack(delay=delay)
+
+    async def term(self) -> None:
+        await self.message.reject()
+
+    async def in_progress(self) -> None:
+        await self.message.in_progress()

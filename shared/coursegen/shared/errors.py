@@ -1,0 +1,112 @@
+"""The errors of coursegen, and which of them are worth retrying.
+
+::
+
+    CoursegenError
+    ├── RetryableError            nak with a growing delay; redelivered up to the delivery
+    │   │                         limit, then dead-lettered: the course run fails with it
+    │   ├── DependencyUnavailable the database or the bus is away for a moment
+    │   └── InvalidData           the stored inputs cannot be worked on (yet): data can be
+    │                             fixed by a person, or still be on its way
+    └── PermanentError            terminate the message and publish stage.failed
+        ├── InvalidEvent          the message is not a valid event
+        ├── BudgetExceeded        the job's token budget is spent
+        └── AgentFailed           the agent broke its contract (bad output, guardrail)
+
+``classify`` is the one place that decides for exceptions raised by libraries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from coursegen.shared.events import FailureKind
+
+
+class CoursegenError(Exception):
+    """Base of every coursegen error."""
+
+
+class RetryableError(CoursegenError):
+    """A failure that may go away: try the message again later."""
+
+    kind: FailureKind = "max_deliveries"
+    """The failure kind recorded when the retries run out."""
+
+
+class DependencyUnavailable(RetryableError):
+    """The database, the bus or the model endpoint is not reachable right now."""
+
+
+class PermanentError(CoursegenError):
+    """A failure that another attempt will not fix."""
+
+    kind: FailureKind = "internal"
+
+
+class InvalidData(RetryableError):
+    kind: FailureKind = "invalid_data"
+
+
+class InvalidEvent(PermanentError):
+    kind: FailureKind = "invalid_event"
+
+
+class BudgetExceeded(PermanentError):
+    kind: FailureKind = "budget_exceeded"
+
+
+class AgentFailed(PermanentError):
+    kind: FailureKind = "agent_error"
+
+
+def classify(exc: BaseException) -> CoursegenError:
+    """Map any exception to retryable or permanent."""
+    if isinstance(exc, CoursegenError):
+        return exc
+    # Imported here: the error module is imported everywhere, these are heavy.
+    import asyncpg
+    import openai
+    from agents.exceptions import (
+        AgentsException,
+        InputGuardrailTripwireTriggered,
+        MaxTurnsExceeded,
+        ModelBehaviorError,
+        OutputGuardrailTripwireTriggered,
+        UserError,
+    )
+
+    if isinstance(exc, AgentsException) and exc.__cause__ is not None:
+        # A tool's own error, wrapped by the SDK: judge the cause.
+        inner = classify(exc.__cause__)
+        if isinstance(inner, RetryableError) or isinstance(exc.__cause__, CoursegenError):
+            return inner
+    if isinstance(exc, InputGuardrailTripwireTriggered | OutputGuardrailTripwireTriggered):
+        err: PermanentError = AgentFailed(f"guardrail tripped: {exc}")
+        err.kind = "guardrail"
+        return err
+    if isinstance(exc, MaxTurnsExceeded | ModelBehaviorError | UserError):
+        return AgentFailed(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, openai.RateLimitError | openai.APIConnectionError | openai.APITimeoutError):
+        return RetryableError(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
+            return RetryableError(f"model endpoint answered {exc.status_code}")
+        return AgentFailed(f"model endpoint answered {exc.status_code}: {exc.message}")
+    if isinstance(
+        exc,
+        asyncpg.exceptions.ConnectionDoesNotExistError
+        | asyncpg.exceptions.CannotConnectNowError
+        | asyncpg.exceptions.TooManyConnectionsError
+        | asyncpg.exceptions.SerializationError
+        | asyncpg.exceptions.DeadlockDetectedError
+        | asyncpg.exceptions.InterfaceError
+        | asyncpg.exceptions.AdminShutdownError,
+    ):
+        return DependencyUnavailable(f"database: {type(exc).__name__}: {exc}")
+    if isinstance(exc, ConnectionError | TimeoutError | asyncio.TimeoutError | socket.gaierror | OSError):
+        return DependencyUnavailable(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, asyncpg.exceptions.PostgresError):
+        return PermanentError(f"database: {type(exc).__name__}: {exc}")
+    return PermanentError(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,68 @@
+"""The record of every agent run: model, tokens, requests, turns, tool calls, time."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from coursegen.shared.store._pool import Executor
+
+
+@dataclass(frozen=True)
+class AgentRunRecord:
+    job_id: uuid.UUID
+    session_id: str
+    employee_id: uuid.UUID
+    stage: str
+    module_index: int | None
+    revision: int
+    model: str
+    input_tokens: int
+    output_tokens: int
+    requests: int
+    turns: int
+    tool_calls: int
+    duration_ms: int
+    attempt: int
+    status: str
+    error: str | None = None
+    input_text_tokens: int = 0
+    """tiktoken count of everything the model was sent (the tokens the agent actually received)."""
+    transcript_tokens: int = 0
+    """tiktoken count of the run's whole conversation (what a chained handoff would pass on)."""
+    worker: str | None = None
+    """Which replica ran it (host, process, instance)."""
+
+
+async def insert_agent_run(db: Executor, r: AgentRunRecord) -> uuid.UUID | None:
+    """Insert the record; None when a successful run of this unit of work is already stored."""
+    run_id: uuid.UUID | None = await db.fetchval(
+        """
+        INSERT INTO agent_runs (job_id, session_id, employee_id, stage, module_index, revision, model,
+                                input_tokens, output_tokens, requests, turns, tool_calls, duration_ms,
+                                attempt, status, error, input_text_tokens, transcript_tokens, worker)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+        ON CONFLICT DO NOTHING
+        RETURNING run_id
+        """,
+        r.job_id,
+        r.session_id,
+        r.employee_id,
+        r.stage,
+        -1 if r.module_index is None else r.module_index,
+        r.revision,
+        r.model,
+        r.input_tokens,
+        r.output_tokens,
+        r.requests,
+        r.turns,
+        r.tool_calls,
+        r.duration_ms,
+        r.attempt,
+        r.status,
+        r.error,
+        r.input_text_tokens,
+        r.transcript_tokens,
+        r.worker,
+    )
+    return run_id

@@ -1,0 +1,96 @@
+"""The content writer's offline policy: sections composed from the findings, with citations.
+
+A first draft treats the module's first skill in depth and the others only in
+passing, the way a hurried writer would; the quality review notices the
+uneven coverage and the revision completes it. Feedback is read, not assumed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coursegen.content.agent import ModuleDraft
+from coursegen.shared.errors import InvalidData
+from coursegen.shared.models import PolicyView, ToolCall
+
+ENGLISH = ("en", "en-us", "en-gb", "english")
+OFFLINE_NOTE = (
+    "_Written by coursegen's offline model: composed from the stored plan and the knowledge base, "
+    "without a language model._"
+)
+
+
+def _cited(findings: list[dict[str, Any]]) -> list[str]:
+    return [f"{f['statement']} [{f['source_ref']}]" for f in findings]
+
+
+def content_policy(view: PolicyView) -> list[ToolCall] | ModuleDraft:
+    needed = ("get_module_brief", "get_research_findings", "get_quality_feedback")
+    if not all(view.called(t) for t in needed):
+        return [ToolCall(t) for t in needed]
+    brief = view.result("get_module_brief")
+    if brief.get("language", "en").lower() not in ENGLISH:
+        raise InvalidData(
+            f"the course language is {brief['language']!r}, and the offline model writes English only: "
+            "configure a real model (COURSEGEN_MODEL) or correct the employee's profile"
+        )
+    research = view.result("get_research_findings")
+    feedback = view.result("get_quality_feedback")
+    role = brief.get("target_role") or "your role"
+    skills: list[str] = brief["skills"]
+    findings: list[dict[str, Any]] = research["findings"]
+    by_skill = {s: [f for f in findings if f["skill"] == s] for s in skills}
+    asked = " ".join(feedback["feedback"]).lower()
+    # The first draft goes deep on the lead skill only; a revision adds what the review names.
+    deep = list(dict.fromkeys(skills[:1] + [s for s in skills if s.lower() in asked]))
+    core: list[str] = []
+    for skill in skills:
+        items = by_skill[skill]
+        if not items:
+            core.append(f"### {skill}\n\nThe knowledge base holds no source on {skill} yet; ask your lead for one.")
+            continue
+        shown = items if skill in deep else items[:1]
+        core.append(f"### {skill}\n\n" + " ".join(_cited(shown)))
+    practical = []
+    for skill in skills:
+        items = by_skill[skill]
+        if items:
+            lead = items[-1]
+            practical.append(
+                f"- **{skill}**: this week, pick one task where it applies and act on this: "
+                f"{lead['statement']} [{lead['source_ref']}]"
+            )
+    cases = []
+    for skill in skills:
+        items = by_skill[skill]
+        if len(items) >= 2 and skill in deep:
+            cases.append(
+                f"**{skill} in the {role} role.** A colleague asks for help with a piece of work that needs "
+                f"{skill}. Start from what the sources say: {items[0]['statement']} [{items[0]['source_ref']}] "
+                f"Then check the result against this: {items[1]['statement']} [{items[1]['source_ref']}]"
+            )
+    objectives = "\n".join(f"- {o}" for o in brief["objectives"])
+    return ModuleDraft(
+        title=brief["title"],
+        introduction=(
+            f"This module is part of *{brief['course_title']}*. It closes the gap in {', '.join(skills)} "
+            f"that stands between you and the {role} role, over about {brief['duration_weeks']} week(s). "
+            f"By the end of it you will be able to:\n\n{objectives}\n\n{OFFLINE_NOTE}"
+        ),
+        core_content="\n\n".join(core),
+        practical_applications="\n".join(practical) or "Apply each skill in one real task this week.",
+        case_studies="\n\n".join(cases) or _reflection_case(skills, role),
+        assessments="\n".join(
+            f"- Explain {s} to a colleague in your own words, and name one situation where you used it." for s in skills
+        ),
+        key_takeaways=[f"{s}: {by_skill[s][0]['statement']}" if by_skill[s] else s for s in skills],
+    )
+
+
+def _reflection_case(skills: list[str], role: str) -> str:
+    """When the sources hold too little for a worked case: a case built from the learner's own work."""
+    return (
+        f"**Your own case.** Think of the last time your work toward the {role} role called for {', '.join(skills)}. "
+        "Write down what you did, what happened, and what you would do differently after this module. "
+        "Bring the note to your next one-to-one and compare it with a colleague's experience."
+    )

@@ -1,0 +1,1 @@
+"""coursegen coordinator service."""

@@ -1,0 +1,35 @@
+"""``job.cancel`` and ``job.resume``."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from coursegen.shared.consume import Delivery
+from coursegen.shared.errors import InvalidEvent, PermanentError
+from coursegen.shared.events import JobControl
+from coursegen.shared.jobs import cancel_job, resume_job
+from coursegen.shared.service import Runtime
+from coursegen.shared.stage import record_permanent_failure
+from coursegen.shared.subjects import JOB_CANCEL
+
+log = logging.getLogger("coursegen.coordinator")
+
+
+class ControlHandler:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    async def handle(self, delivery: Delivery) -> None:
+        try:
+            control = JobControl.model_validate_json(delivery.body)
+        except ValidationError as exc:
+            raise InvalidEvent(f"not a valid job control event: {exc.error_count()} error(s)") from exc
+        if delivery.subject == JOB_CANCEL:
+            await cancel_job(self.rt.db, self.rt.bus, control.job_id, reason=control.reason)
+        else:
+            await resume_job(self.rt.db, self.rt.bus, control.job_id)
+
+    async def on_permanent(self, delivery: Delivery, error: PermanentError) -> None:
+        await record_permanent_failure(self.rt.db, self.rt.bus, "coordinator", delivery, error)

@@ -1,0 +1,58 @@
+"""The enhancer agent: worked examples, exercises and a quiz for one module."""
+
+from __future__ import annotations
+
+from agents import Agent
+from pydantic import BaseModel, Field, model_validator
+
+from coursegen.enhancer.tools import get_approved_module, get_research_findings
+from coursegen.shared.stage import StageContext
+
+INSTRUCTIONS = """\
+You enrich one approved module of a training course.
+1. Call get_approved_module and get_research_findings.
+2. Add worked examples (a situation from the learner's role, walked through step by step),
+   exercises with success criteria, and a multiple-choice quiz: four options per
+   question, exactly one correct, an explanation per question citing its source [n].
+Base every question on a finding; never test something the module does not teach."""
+
+
+class WorkedExample(BaseModel):
+    title: str
+    scenario: str
+    steps: list[str] = Field(min_length=2)
+
+
+class Exercise(BaseModel):
+    title: str
+    task: str
+    success_criteria: list[str] = Field(min_length=1)
+
+
+class QuizQuestion(BaseModel):
+    question: str
+    options: list[str] = Field(min_length=4, max_length=4)
+    answer_index: int = Field(ge=0, le=3)
+    """Which option is correct (0-3): the answer key."""
+    explanation: str
+    """Why that option is right, citing the source [n]."""
+
+    @model_validator(mode="after")
+    def _distinct_options(self) -> QuizQuestion:
+        if len({o.strip().lower() for o in self.options}) != 4:
+            raise ValueError("the four options must differ")
+        return self
+
+
+class Enhancements(BaseModel):
+    examples: list[WorkedExample] = Field(min_length=1)
+    exercises: list[Exercise] = Field(min_length=1)
+    quiz: list[QuizQuestion] = Field(min_length=1)
+
+
+enhancer_agent = Agent[StageContext](
+    name="enhancer",
+    instructions=INSTRUCTIONS,
+    tools=[get_approved_module, get_research_findings],
+    output_type=Enhancements,
+)

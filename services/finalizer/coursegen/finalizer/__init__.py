@@ -1,0 +1,1 @@
+"""coursegen finalizer service."""

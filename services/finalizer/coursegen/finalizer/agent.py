@@ -1,0 +1,29 @@
+"""The finalizer agent: the words that frame the assembled course."""
+
+from __future__ import annotations
+
+from agents import Agent
+from pydantic import BaseModel
+
+from coursegen.finalizer.tools import get_course_outline
+from coursegen.shared.stage import StageContext
+
+INSTRUCTIONS = """\
+You finish a personalized training course whose modules are written and reviewed.
+Call get_course_outline, then write the course overview (what the learner will gain and
+how the modules build on each other), how to use the course week by week, and a
+closing note. Mention any module that passed review with a warning."""
+
+
+class CourseFrame(BaseModel):
+    overview: str
+    how_to_use: str
+    closing: str
+
+
+finalizer_agent = Agent[StageContext](
+    name="finalizer",
+    instructions=INSTRUCTIONS,
+    tools=[get_course_outline],
+    output_type=CourseFrame,
+)

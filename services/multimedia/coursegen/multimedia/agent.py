@@ -1,0 +1,41 @@
+"""The multimedia agent: a diagram, its alt text and a narration script for one module."""
+
+from __future__ import annotations
+
+import mermaid_render
+from agents import Agent
+from pydantic import BaseModel, field_validator
+
+from coursegen.multimedia.tools import get_module_outline
+from coursegen.shared.stage import StageContext
+
+INSTRUCTIONS = """\
+You add media to one module of a training course.
+1. Call get_module_outline.
+2. Draw the module's learning flow as a Mermaid flowchart (it must parse), write alt
+   text that conveys the diagram to someone who cannot see it, and a narration script
+   of two to three minutes that walks through the module."""
+
+
+class Media(BaseModel):
+    diagram_mermaid: str
+    """Mermaid source of a flowchart of the module's learning flow."""
+    alt_text: str
+    narration_script: str
+
+    @field_validator("diagram_mermaid")
+    @classmethod
+    def _parses(cls, source: str) -> str:
+        try:
+            mermaid_render.mermaid_to_svg(source)
+        except mermaid_render.renderer.RenderError as exc:
+            raise ValueError(f"the Mermaid diagram does not parse: {exc}") from exc
+        return source
+
+
+multimedia_agent = Agent[StageContext](
+    name="multimedia",
+    instructions=INSTRUCTIONS,
+    tools=[get_module_outline],
+    output_type=Media,
+)

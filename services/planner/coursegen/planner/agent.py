@@ -1,0 +1,63 @@
+"""The planner agent: from an employee's skill gaps to a course plan."""
+
+from __future__ import annotations
+
+from agents import Agent
+from pydantic import BaseModel, Field
+
+from coursegen.planner.tools import analyze_skill_gaps, get_employee_profile
+from coursegen.shared.stage import StageContext
+
+INSTRUCTIONS = """\
+You plan a personalized training course for one employee.
+1. Call get_employee_profile and analyze_skill_gaps.
+2. Map every prioritized gap to at least one module; a module may cover closely
+   related gaps. Order modules so prerequisites come first (most severe gaps early).
+3. Give each module a duration in weeks, learning objectives, and research queries
+   (what the researcher should look up in the knowledge base).
+4. If there are no gaps, return a plan with no modules.
+Never invent skills that are not in the gap analysis."""
+
+
+class SkillGap(BaseModel):
+    skill: str
+    """The skill's name, as in the gap analysis."""
+    current_level: int
+    required_level: int
+    importance: int
+    """1-5: how much the target role depends on the skill."""
+    severity: str
+    """critical, high, medium or low."""
+    priority_score: float
+
+
+class PlannedModule(BaseModel):
+    title: str
+    skills: list[str] = Field(min_length=1)
+    """The gaps (skill names) this module closes."""
+    objectives: list[str] = Field(min_length=1)
+    """What the learner can do after the module."""
+    duration_weeks: int = Field(ge=1, le=12)
+    prerequisites: list[int] = Field(default_factory=list)
+    """Indexes of modules that must come first."""
+    research_queries: list[str] = Field(min_length=1)
+    """Queries for the knowledge base."""
+    priority: str
+    """critical, high, medium or low: the most severe gap the module covers."""
+
+
+class CoursePlan(BaseModel):
+    course_title: str
+    summary: str
+    """Two sentences: who the course is for and what it closes."""
+    prioritized_gaps: list[SkillGap]
+    modules: list[PlannedModule]
+    course_duration_weeks: int = Field(ge=0)
+
+
+planner_agent = Agent[StageContext](
+    name="planner",
+    instructions=INSTRUCTIONS,
+    tools=[get_employee_profile, analyze_skill_gaps],
+    output_type=CoursePlan,
+)

@@ -1,0 +1,1 @@
+"""coursegen quality service."""

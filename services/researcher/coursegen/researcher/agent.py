@@ -1,0 +1,57 @@
+"""The researcher agent: findings for one module, each tied to a knowledge-base passage."""
+
+from __future__ import annotations
+
+from agents import Agent
+from pydantic import BaseModel, Field
+
+from coursegen.researcher.tools import get_module_brief, search_knowledge_base
+from coursegen.shared.stage import StageContext
+
+INSTRUCTIONS = """\
+You research one module of a training course.
+1. Call get_module_brief.
+2. Search the knowledge base for each of the module's skills (use its research queries).
+3. Report findings: short factual statements, each taken from one passage you found,
+   with that passage's id and a verbatim quote of at most one sentence.
+Use only what the passages say. If the knowledge base has nothing on a skill, say so
+in the summary instead of inventing."""
+
+WEB_SEARCH_INSTRUCTIONS = """\
+You may also search the web, for a skill the knowledge base says too little about.
+A web source has an empty passage_id, the page's url, its title as document, and a
+verbatim sentence of the page as quote. Prefer the knowledge base where it has the answer."""
+
+
+class Source(BaseModel):
+    ref: int = Field(ge=1)
+    """The citation number, [ref] in the content."""
+    passage_id: str
+    """The id of the knowledge-base passage, as returned by search_knowledge_base (empty for a web page)."""
+    document: str
+    heading: str
+    quote: str
+    """A verbatim sentence from the passage."""
+    url: str | None = None
+    """A web page's address, when the source is a web search result rather than a passage."""
+
+
+class Finding(BaseModel):
+    skill: str
+    """The module skill the finding is about."""
+    statement: str
+    source_ref: int = Field(ge=1)
+
+
+class ResearchFindings(BaseModel):
+    summary: str
+    findings: list[Finding]
+    sources: list[Source]
+
+
+researcher_agent = Agent[StageContext](
+    name="researcher",
+    instructions=INSTRUCTIONS,
+    tools=[get_module_brief, search_knowledge_base],
+    output_type=ResearchFindings,
+)

@@ -1,0 +1,98 @@
+"""The dead-letter path: a message that ran out of deliveries fails its course run, loudly.
+
+A stage dead-letters a message itself on its last delivery. When the process
+died instead (killed, out of memory) or hung past ``ack_wait`` on that last
+delivery, the server publishes a MAX_DELIVERIES advisory; it is kept in its own
+stream and handled here: the original message is fetched by its sequence, its
+course run is marked failed with the stage, the error and the attempt count,
+and ``stage.failed`` says so. The job then ends ``completed_with_errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+
+from coursegen.shared.consume import Delivery
+from coursegen.shared.errors import InvalidEvent, PermanentError
+from coursegen.shared.events import Handoff, JobRejected, StageFailed, derived_id
+from coursegen.shared.service import Runtime
+from coursegen.shared.store.runs import mark_run_failed
+from coursegen.shared.subjects import JOB_REJECTED, JOB_REQUESTED, STAGE_FAILED, STREAM
+
+log = logging.getLogger("coursegen.tracker")
+
+
+class DeadLetterHandler:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    async def handle(self, delivery: Delivery) -> None:
+        try:
+            advisory = json.loads(delivery.body)
+            sequence = int(advisory["stream_seq"])
+            consumer = str(advisory.get("consumer", "?"))
+            deliveries = int(advisory.get("deliveries", 0))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidEvent(f"not a MAX_DELIVERIES advisory: {exc}") from exc
+        js = self.rt.broker.connection.jetstream()
+        try:
+            original = await js.get_msg(STREAM, sequence)
+        except NotFoundError:
+            log.warning("dead letter %d of %s is gone from the stream (aged out)", sequence, consumer)
+            return
+        subject = original.subject or "?"
+        reason = (
+            f"no delivery of {subject} to {consumer} succeeded after {deliveries} attempts "
+            "(the worker died or did not answer in time)"
+        )
+        if subject == JOB_REQUESTED:
+            await self._reject_request(original.data or b"", reason)
+            return
+        try:
+            handoff = Handoff.model_validate_json(original.data or b"")
+        except ValidationError:
+            log.warning("dead letter %d on %s is not a handoff; recorded only", sequence, subject)
+            return
+        if await mark_run_failed(
+            self.rt.db, handoff.session_id, stage=handoff.stage, kind="max_deliveries", message=reason,
+            attempts=deliveries,
+        ):  # fmt: skip
+            log.error("course run %s failed at %s: %s", handoff.session_id, handoff.stage, reason)
+        await self.rt.bus.publish(
+            STAGE_FAILED,
+            StageFailed.about(
+                handoff,
+                event_id=derived_id("dead-letter", STREAM, sequence),
+                stage=handoff.stage,
+                kind="max_deliveries",
+                message=reason,
+                attempt=deliveries,
+                subject=subject,
+                source="tracker",
+            ),
+        )
+
+    async def _reject_request(self, body: bytes, reason: str) -> None:
+        try:
+            data = json.loads(body)
+            request_id = data.get("event_id")
+            company_id = data.get("company_id")
+        except (ValueError, AttributeError):
+            request_id = company_id = None
+        await self.rt.bus.publish(
+            JOB_REJECTED,
+            JobRejected(
+                event_id=derived_id("dead-letter-request", request_id or reason),
+                request_event_id=request_id,
+                company_id=company_id,
+                source="tracker",
+                reason=f"internal error: {reason}",
+            ),
+        )
+
+    async def on_permanent(self, delivery: Delivery, error: PermanentError) -> None:
+        log.error("could not handle an advisory: %s", error)

@@ -1,0 +1,33 @@
+"""The ``coursegen`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from coursegen.cli import contract, jobs, kb, report, service, stack, trace
+
+app = typer.Typer(
+    name="coursegen",
+    help="Personalized training courses from a pipeline of AI agents on NATS JetStream and PostgreSQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Locals in tracebacks would print database URLs with their passwords.
+    pretty_exceptions_show_locals=False,
+)
+
+app.command(rich_help_panel="Run")(stack.demo)
+app.command(rich_help_panel="Run")(stack.up)
+app.command(rich_help_panel="Run")(service.service)
+app.command(rich_help_panel="Jobs")(jobs.generate)
+app.command(rich_help_panel="Jobs")(jobs.status)
+app.command(rich_help_panel="Jobs")(jobs.resume)
+app.command(rich_help_panel="Jobs")(jobs.cancel)
+app.command(rich_help_panel="Jobs")(trace.trace)
+app.command(rich_help_panel="Jobs")(report.report)
+app.command(rich_help_panel="Database")(jobs.migrate)
+app.command(rich_help_panel="Contract")(contract.asyncapi)
+app.add_typer(kb.app, rich_help_panel="Database")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""The local stack: embedded nats-server and PostgreSQL, migrations, service processes."""

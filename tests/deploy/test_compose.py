@@ -1,0 +1,73 @@
+"""The deployment files agree with the code: every service has its container, every variable a setting.
+
+Docker is not needed: the files are read as data. What they would run is
+checked against the services, settings and migrations the code has.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from coursegen.shared.settings import Settings
+from coursegen.shared.subjects import SERVICES
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    return data
+
+
+def expand(value: str) -> str:
+    """Compose's ``${NAME:-default}`` with nothing set in the environment: the default."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def test_every_service_runs_in_its_own_container(compose: dict[str, Any]) -> None:
+    commands = {name: spec.get("command") for name, spec in compose["services"].items()}
+    for service in SERVICES:
+        assert commands.get(service) == ["service", service], service
+    assert commands["migrate"] == ["migrate"]
+    # Services start once the schema is there.
+    assert compose["services"]["tracker"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_the_environment_is_made_of_real_settings(compose: dict[str, Any]) -> None:
+    env = {key: expand(str(value)) for key, value in compose["x-coursegen"]["environment"].items()}
+    known = {f"COURSEGEN_{name.upper()}" for name in Settings.model_fields}
+    unknown = {key for key in env if key.startswith("COURSEGEN_")} - known
+    assert not unknown, f"compose sets variables no setting reads: {unknown}"
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, **{k.removeprefix("COURSEGEN_").lower(): v for k, v in env.items() if k in known}
+    )
+    nats_nodes = [name for name in compose["services"] if name.startswith("nats-")]
+    assert settings.nats_url and len(settings.nats_url.split(",")) == len(nats_nodes) == 3
+    assert settings.stream_replicas == len(nats_nodes), "the stream is replicated on every node"
+    assert settings.model == "offline" and settings.metrics_host == "0.0.0.0"
+
+
+def test_prometheus_scrapes_every_service_on_the_metrics_port(compose: dict[str, Any]) -> None:
+    scrape = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())["scrape_configs"][0]["dns_sd_configs"][0]
+    assert scrape["names"] == list(SERVICES)
+    assert str(scrape["port"]) == compose["x-coursegen"]["environment"]["COURSEGEN_METRICS_PORT"]
+
+
+def test_every_nats_node_persists_and_syncs_every_write() -> None:
+    conf = (DEPLOY / "nats" / "nats.conf").read_text()
+    assert re.search(r"^\s*sync_interval:\s*always", conf, re.MULTILINE)
+    assert "store_dir: /data/jetstream" in conf
+
+
+def test_the_image_ships_the_migrations_it_is_told_about() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "COPY migrations /app/migrations" in dockerfile
+    assert "COURSEGEN_MIGRATIONS_DIR=/app/migrations" in dockerfile
+    assert 'ENTRYPOINT ["coursegen"]' in dockerfile
+    assert "uv sync --frozen" in dockerfile, "the image installs exactly what uv.lock pins"

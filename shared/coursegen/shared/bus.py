@@ -14,13 +14,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import nats.errors
 import nats.js.errors
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub, RetentionPolicy, StorageType
 from nats.js.api import AckPolicy as JsAckPolicy
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
+from coursegen.shared.errors import transient_nats_error
 from coursegen.shared.events import Event, Handoff
 from coursegen.shared.settings import Settings
 from coursegen.shared.subjects import ADVISORY_STREAM, ALL, MAX_DELIVERIES_ADVISORY, STREAM
@@ -30,17 +30,10 @@ log = logging.getLogger("coursegen.bus")
 
 DUPLICATE_WINDOW_SECONDS = 120.0
 
-# Publishing retries through a leader election in a cluster (5-7 s) or a restart.
-_PUBLISH_RETRYABLE = (
-    nats.errors.TimeoutError,
-    nats.errors.NoRespondersError,
-    nats.errors.ConnectionClosedError,
-    nats.errors.OutboundBufferLimitError,
-    nats.js.errors.NoStreamResponseError,
-    nats.js.errors.ServiceUnavailableError,
-    TimeoutError,
-    ConnectionError,
-)
+
+def _publish_retryable(exc: BaseException) -> bool:
+    """Publishing retries through a leader election in a cluster (5-7 s) or a restart."""
+    return transient_nats_error(exc) or isinstance(exc, TimeoutError | ConnectionError)
 
 
 def make_stream(settings: Settings) -> JStream:
@@ -133,7 +126,7 @@ async def ensure_streams(settings: Settings, *, give_up_after: float = 120.0) ->
     try:
         js = nc.jetstream()
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type((*_PUBLISH_RETRYABLE, nats.js.errors.APIError)),
+            retry=retry_if_exception(lambda exc: _publish_retryable(exc) or isinstance(exc, nats.js.errors.APIError)),
             wait=wait_exponential(multiplier=0.2, max=3),
             stop=stop_after_delay(give_up_after),
             reraise=True,
@@ -166,7 +159,7 @@ class Bus:
         # The telemetry middleware adds ``traceparent`` to the headers: the receiver's work joins this trace.
         with course_trace(event):
             async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(_PUBLISH_RETRYABLE),
+                retry=retry_if_exception(_publish_retryable),
                 wait=wait_exponential(multiplier=0.2, max=3),
                 stop=stop_after_delay(self.give_up_after),
                 reraise=True,

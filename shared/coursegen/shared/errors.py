@@ -61,6 +61,31 @@ class AgentFailed(PermanentError):
     kind: FailureKind = "agent_error"
 
 
+# JetStream answers 409 "duplicate message id is in process" when a publish with the same
+# Nats-Msg-Id is still being agreed on by a cluster (a retry during an election does
+# this); once that settles, the same publish is acked as a duplicate.
+_JS_TRANSIENT_ERR_CODES = frozenset({10158})
+
+
+def transient_nats_error(exc: BaseException) -> bool:
+    """True for NATS errors that a later attempt of the same call can get past."""
+    import nats.errors
+    import nats.js.errors
+
+    if isinstance(exc, nats.js.errors.APIError):
+        return (exc.code is not None and exc.code >= 500) or exc.err_code in _JS_TRANSIENT_ERR_CODES
+    return isinstance(
+        exc,
+        nats.errors.TimeoutError
+        | nats.errors.NoRespondersError
+        | nats.errors.ConnectionClosedError
+        | nats.errors.StaleConnectionError
+        | nats.errors.OutboundBufferLimitError
+        | nats.errors.ConnectionReconnectingError
+        | nats.js.errors.NoStreamResponseError,
+    )
+
+
 def classify(exc: BaseException) -> CoursegenError:
     """Map any exception to retryable or permanent."""
     if isinstance(exc, CoursegenError):
@@ -105,6 +130,8 @@ def classify(exc: BaseException) -> CoursegenError:
         | asyncpg.exceptions.AdminShutdownError,
     ):
         return DependencyUnavailable(f"database: {type(exc).__name__}: {exc}")
+    if transient_nats_error(exc):
+        return DependencyUnavailable(f"bus: {exc}")
     if isinstance(exc, ConnectionError | TimeoutError | asyncio.TimeoutError | socket.gaierror | OSError):
         return DependencyUnavailable(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, asyncpg.exceptions.PostgresError):

@@ -313,8 +313,11 @@ def test_a_service_that_cannot_connect_still_stops_on_sigterm(tmp_path: Path) ->
         )
     try:
         deadline = time.monotonic() + 60
-        while "nats: encountered error" not in log.read_text() and time.monotonic() < deadline:
+        # Wait until it is retrying its connection: the signal must land in the start, not before it.
+        while "Connect call failed" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()[-2000:]
             time.sleep(0.2)
+        assert "Connect call failed" in log.read_text(), log.read_text()[-2000:]
         assert proc.poll() is None, log.read_text()[-2000:]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0

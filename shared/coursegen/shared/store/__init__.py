@@ -1,9 +1,28 @@
 """The store: PostgreSQL through asyncpg, the source of truth for every artifact.
 
-Functions take an ``Executor`` (a pool or a connection), so the same query
-runs alone or inside a caller's transaction.
+The store is the only code that speaks SQL. One module per table group holds
+the statements for those tables as short typed functions; each takes a
+``Connection`` (held by the caller, usually inside ``Database.transaction``)
+and returns frozen models. Company-scoped reads take the company from the
+caller's stored record or signed-in user, never from a message.
 """
 
-from coursegen.shared.store._pool import Executor, connect, wait_for_database
+from coursegen.shared.store._pool import (
+    COMPANY_SETTING,
+    Connection,
+    Database,
+    Executor,
+    connect,
+    scope_to_company,
+    wait_for_database,
+)
 
-__all__ = ["Executor", "connect", "wait_for_database"]
+__all__ = [
+    "COMPANY_SETTING",
+    "Connection",
+    "Database",
+    "Executor",
+    "connect",
+    "scope_to_company",
+    "wait_for_database",
+]

@@ -1,17 +1,56 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
-Executor: TypeAlias = "asyncpg.Pool[Any] | asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
+Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+"""A connection the store's functions run on: one held by the caller, often inside a transaction."""
+
+Executor: TypeAlias = "asyncpg.Pool[Any] | asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+
+COMPANY_SETTING = "coursegen.company_id"
+"""The per-transaction setting that row-level security keys on."""
 
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
     for kind in ("json", "jsonb"):
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+class Database:
+    """The pool, and the two ways to use it: a held connection, or a transaction scoped to a company."""
+
+    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+        self.pool = pool
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """One connection for a unit of work (a message, a request): one acquire, many statements."""
+        async with self.pool.acquire() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, company_id: uuid.UUID | None = None) -> AsyncIterator[Connection]:
+        """A transaction; with ``company_id``, scoped to that company for row-level security."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if company_id is not None:
+                await scope_to_company(conn, company_id)
+            yield conn
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def scope_to_company(conn: Connection, company_id: uuid.UUID) -> None:
+    """Scope the current transaction to one company (the setting row-level security reads)."""
+    await conn.execute("SELECT set_config($1, $2, true)", COMPANY_SETTING, str(company_id))
 
 
 async def connect(url: str, *, min_size: int = 1, max_size: int = 5) -> asyncpg.Pool[Any]:

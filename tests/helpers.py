@@ -16,6 +16,7 @@ from coursegen.shared.consume import RetryPolicy, settle
 from coursegen.shared.events import JobRequested
 from coursegen.shared.service import Runtime, running
 from coursegen.shared.settings import Settings
+from coursegen.shared.store import Database
 from coursegen.shared.subjects import JOB_REQUESTED, SERVICES
 from coursegen.stack.seed import EMPLOYEES, ROLES, DemoEmployee, seed_company, seed_knowledge_base
 from tests.fakes import FakeDelivery, RecordingBus
@@ -44,7 +45,7 @@ IN_MEMORY_RETRY = RetryPolicy(max_deliveries=3, base_delay=0.1, max_delay=0.5)
 
 def in_memory_handler(name: str, settings: Settings, db: asyncpg.Pool[Any], bus: RecordingBus) -> Any:
     """A service's handler with no NATS: fed ``FakeDelivery``s through ``settle``, publishing to ``bus``."""
-    runtime = Runtime(service=name, settings=settings, db=db, bus=bus, broker=None)  # type: ignore[arg-type]
+    runtime = Runtime(service=name, settings=settings, db=Database(db), bus=bus, broker=None)  # type: ignore[arg-type]
     return service_definition(name).subscriptions[0].make_handler(runtime)
 
 

@@ -35,7 +35,7 @@ def servers() -> Iterator[tuple[EmbeddedNats, EmbeddedPostgres, Settings]]:
         postgres.stop()
 
 
-async def run_with_restart(settings: Settings, restart: Any) -> None:
+async def run_with_restart(settings: Settings, restart: Any, *, timeout: float = 120) -> None:
     assert settings.database_url
     db = await connect(settings.database_url)
     try:
@@ -52,7 +52,7 @@ async def run_with_restart(settings: Settings, restart: Any) -> None:
         await asyncio.to_thread(restart)
         db = await connect(settings.database_url)
         try:
-            job = await wait_for_job(db, job_id, timeout=120)
+            job = await wait_for_job(db, job_id, timeout=timeout)
             assert job["status"] == "completed", job
             assert await db.fetchval("SELECT count(*) FROM assembled_courses WHERE job_id = $1", job_id) == len(
                 employees

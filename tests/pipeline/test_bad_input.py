@@ -66,15 +66,19 @@ async def test_unknown_foreign_and_missing_employees_are_rejected(
 ) -> None:
     company_id, _employees = await make_company(db, employees=EMPLOYEES[:1])
     _other_company, others = await make_company(db, employees=EMPLOYEES[1:2])
+    foreign = str(next(iter(others.values())))
     cases = {
         "unknown employee": [str(uuid.uuid4())],
-        "another company": [str(next(iter(others.values())))],
+        # Another company's employee is as unknown as one that does not exist: the reason
+        # must not tell a caller that the id is real.
+        f"unknown employee(s): {foreign}": [foreign],
         "no employees": [],
     }
     for reason, employee_ids in cases.items():
         body = json.dumps({"event_id": "$EVENT", "company_id": str(company_id), "employee_ids": employee_ids})
         event = await rejection_for(settings, body.encode())
         assert reason in event["reason"], (reason, event)
+        assert "company" not in event["reason"], event
         assert event["company_id"] == str(company_id)
     # The rejections are in the audit trail, and no job was created for them.
     assert await wait_for(

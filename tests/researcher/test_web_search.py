@@ -14,6 +14,7 @@ from coursegen.shared.events import Handoff
 from coursegen.shared.models import resolve_model
 from coursegen.shared.settings import Settings
 from coursegen.shared.stage import RunInfo, StageContext
+from coursegen.shared.store.runs import CourseRun, RunStatus
 
 KB_TOOLS = ["get_module_brief", "search_knowledge_base"]
 
@@ -74,7 +75,18 @@ async def test_a_web_source_is_refused_while_web_search_is_off() -> None:
             Source(ref=1, passage_id="", document="A page", heading="", quote="Indexes help.", url="https://x.test/")
         ],
     )
-    ctx = StageContext(db=None, handoff=handoff, settings=Settings(_env_file=None))  # type: ignore[arg-type, call-arg]
+    run = CourseRun(
+        session_id="s",
+        job_id=handoff.job_id,
+        company_id=handoff.company_id,  # type: ignore[arg-type]
+        employee_id=handoff.employee_id,
+        status=RunStatus.RUNNING,
+        epoch=0,
+        current_stage="researcher",
+        modules_total=1,
+        modules_done=0,
+    )
+    ctx = StageContext(db=None, handoff=handoff, run=run, settings=Settings(_env_file=None))  # type: ignore[arg-type, call-arg]
 
-    with pytest.raises(AgentFailed, match="sources name passages the search did not return"):
+    with pytest.raises(AgentFailed, match="sources name passages that are not in the knowledge base"):
         await store(None, ctx, findings, RunInfo(tool_calls=[], turns=1, duration_seconds=0.1))  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from coursegen.shared import kb
+from coursegen.shared.store import Database
 
 
 def word() -> str:
@@ -48,7 +49,7 @@ async def test_markdown_is_chunked_under_its_headings(db: asyncpg.Pool[Any], tmp
     )
     company_id = await new_company(db)
 
-    count = await kb.ingest(db, doc, company_id=company_id)
+    count = await kb.ingest(Database(db), doc, company_id=company_id)
 
     rows = await passages(db, doc)
     assert count == len(rows) == 5
@@ -68,7 +69,7 @@ async def test_plain_text_takes_its_title_from_the_file_name(db: asyncpg.Pool[An
     doc = tmp_path / "onboarding_checklist.txt"
     doc.write_text("Ask for repository access on day one.\n\nPair with a colleague in week one.\n", encoding="utf-8")
 
-    assert await kb.ingest(db, doc, company_id=await new_company(db)) == 1
+    assert await kb.ingest(Database(db), doc, company_id=await new_company(db)) == 1
 
     [row] = await passages(db, doc)
     assert row["format"] == "text" and row["title"] == "Onboarding Checklist" and row["heading"] == ""
@@ -86,7 +87,7 @@ async def test_html_loses_scripts_and_styles_and_keeps_headings(db: asyncpg.Pool
         encoding="utf-8",
     )
 
-    assert await kb.ingest(db, doc, company_id=await new_company(db)) == 2
+    assert await kb.ingest(Database(db), doc, company_id=await new_company(db)) == 2
 
     rows = await passages(db, doc)
     assert rows[0]["format"] == "html" and rows[0]["title"] == "Code Review"
@@ -102,10 +103,10 @@ async def test_adding_an_unchanged_file_again_changes_nothing(db: asyncpg.Pool[A
     doc = tmp_path / "stable.md"
     doc.write_text("# Stable\n\nThis text does not change between runs.\n", encoding="utf-8")
     company_id = await new_company(db)
-    await kb.ingest(db, doc, company_id=company_id)
+    await kb.ingest(Database(db), doc, company_id=company_id)
     before = await passages(db, doc)
 
-    assert await kb.ingest(db, doc, company_id=company_id) == 1
+    assert await kb.ingest(Database(db), doc, company_id=company_id) == 1
 
     assert await passages(db, doc) == before
 
@@ -114,11 +115,11 @@ async def test_a_changed_file_replaces_its_passages(db: asyncpg.Pool[Any], tmp_p
     doc = tmp_path / "changing.md"
     doc.write_text("# Version One\n\nThe first version says one thing.\n", encoding="utf-8")
     company_id = await new_company(db)
-    await kb.ingest(db, doc, company_id=company_id)
+    await kb.ingest(Database(db), doc, company_id=company_id)
     old = await passages(db, doc)
 
     doc.write_text("# Version Two\n\nThe second version says another.\n\n## More\n\nAnd adds a section.\n")
-    assert await kb.ingest(db, doc, company_id=company_id) == 2
+    assert await kb.ingest(Database(db), doc, company_id=company_id) == 2
 
     new = await passages(db, doc)
     assert [(r["heading"], r["content"]) for r in new] == [
@@ -144,7 +145,7 @@ async def test_files_it_cannot_use_are_refused(
     doc.write_text(content, encoding="utf-8")
 
     with pytest.raises(ValueError, match=message):
-        await kb.ingest(db, doc, company_id=None)
+        await kb.ingest(Database(db), doc, company_id=None)
     assert await passages(db, doc) == []
 
 
@@ -154,13 +155,13 @@ async def test_search_sees_the_company_and_the_shared_library_only(db: asyncpg.P
     for name, company in (("ours", ours), ("theirs", theirs), ("library", None)):
         doc = tmp_path / f"{name}.md"
         doc.write_text(f"# {name.title()}\n\nWhat {name} know about {topic} in practice.\n", encoding="utf-8")
-        await kb.ingest(db, doc, company_id=company)
+        await kb.ingest(Database(db), doc, company_id=company)
 
-    assert {h["document"] for h in await kb.search(db, ours, topic)} == {"Ours", "Library"}
-    assert {h["document"] for h in await kb.search(db, theirs, topic)} == {"Theirs", "Library"}
-    assert {h["document"] for h in await kb.search(db, None, topic)} == {"Library"}
+    assert {h.document for h in await kb.search(db, ours, topic)} == {"Ours", "Library"}
+    assert {h.document for h in await kb.search(db, theirs, topic)} == {"Theirs", "Library"}
+    assert {h.document for h in await kb.search(db, None, topic)} == {"Library"}
     hit = (await kb.search(db, ours, topic, limit=1))[0]
-    assert set(hit) >= {"passage_id", "document_id", "document", "heading", "content", "rank"}
+    assert set(hit.model_dump()) >= {"passage_id", "document_id", "document", "heading", "content", "rank"}
 
 
 async def test_search_wants_every_word_and_falls_back_to_any(db: asyncpg.Pool[Any], tmp_path: Path) -> None:
@@ -169,11 +170,11 @@ async def test_search_wants_every_word_and_falls_back_to_any(db: asyncpg.Pool[An
     for name, text in (("both", f"{first} meets {second}"), ("one", f"only {first}"), ("other", f"only {second}")):
         doc = tmp_path / f"{name}.md"
         doc.write_text(f"# {name.title()}\n\nThis passage has {text} in it.\n", encoding="utf-8")
-        await kb.ingest(db, doc, company_id=company)
+        await kb.ingest(Database(db), doc, company_id=company)
 
-    assert [h["document"] for h in await kb.search(db, company, f"{first} {second}")] == ["Both"]
+    assert [h.document for h in await kb.search(db, company, f"{first} {second}")] == ["Both"]
     # No passage has both words: any passage with either.
-    found = {h["document"] for h in await kb.search(db, company, f"{first} {absent}")}
+    found = {h.document for h in await kb.search(db, company, f"{first} {absent}")}
     assert found == {"Both", "One"}
     assert await kb.search(db, company, absent) == []
     assert await kb.search(db, company, "?! ...") == []

@@ -9,7 +9,7 @@ import asyncpg
 from coursegen.shared.consume import settle
 from coursegen.shared.events import Handoff
 from coursegen.shared.settings import Settings
-from coursegen.shared.store.runs import tokens_used
+from coursegen.shared.store.agent_runs import tokens_used
 from coursegen.stack.seed import EMPLOYEES
 from tests.fakes import FakeDelivery, RecordingBus
 from tests.helpers import IN_MEMORY_RETRY, accept_in_memory, in_memory_handler, make_company

@@ -107,7 +107,12 @@ def subscribe_kwargs(settings: Settings, durable: str, stream: JStream | None = 
 
 
 async def ensure_streams(settings: Settings, *, give_up_after: float = 120.0) -> None:
-    """Create (or update) the streams before consumers bind to them, retrying while the cluster forms."""
+    """Create the streams when they are missing, before consumers bind to them, retrying while the cluster forms.
+
+    An existing stream is left as it is: its replicas, storage and limits are the
+    operator's (a production R3 stream must never be rewritten to this replica's
+    defaults). A difference is logged.
+    """
     import nats as nats_client
 
     assert settings.nats_url
@@ -134,15 +139,38 @@ async def ensure_streams(settings: Settings, *, give_up_after: float = 120.0) ->
             with attempt:
                 for stream in (make_stream(settings), make_advisory_stream(settings)):
                     # FastStream keeps a stream's subjects beside its config, and declares them together.
-                    config = dataclasses.replace(stream.config, subjects=list(stream.subjects))
+                    wanted = dataclasses.replace(stream.config, subjects=list(stream.subjects))
                     try:
-                        await js.add_stream(config)
-                    except nats.js.errors.BadRequestError as exc:
-                        if exc.err_code != 10058:  # "stream name already in use": update it instead
-                            raise
-                        await js.update_stream(config)
+                        existing = await js.stream_info(wanted.name or "")
+                    except nats.js.errors.NotFoundError:
+                        await _create_stream(js, wanted)
+                        continue
+                    _log_differences(existing.config, wanted)
     finally:
         await nc.close()
+
+
+async def _create_stream(js: Any, config: Any) -> None:
+    try:
+        await js.add_stream(config)
+    except nats.js.errors.BadRequestError as exc:
+        if exc.err_code != 10058:  # "stream name already in use": another service created it first
+            raise
+
+
+def _log_differences(existing: Any, wanted: Any) -> None:
+    for field in ("num_replicas", "storage", "retention", "max_age", "subjects"):
+        have, want = getattr(existing, field, None), getattr(wanted, field, None)
+        if field == "subjects":
+            have, want = sorted(have or []), sorted(want or [])
+        if have != want:
+            log.warning(
+                "stream %s has %s=%s where this service's settings say %s; left as it is",
+                existing.name,
+                field,
+                have,
+                want,
+            )
 
 
 class Bus:

@@ -10,8 +10,15 @@
     │                             fixed by a person, or still be on its way
     └── PermanentError            terminate the message and publish stage.failed
         ├── InvalidEvent          the message is not a valid event
+        ├── TenantMismatch        the message names a company, employee or job that its
+        │                         stored course run does not: recorded, never processed
+        ├── TransitionRefused     a status change the owner of that status does not allow
         ├── BudgetExceeded        the job's token budget is spent
         └── AgentFailed           the agent broke its contract (bad output, guardrail)
+
+``DependencyUnavailable`` is special: the database or the bus being away is
+waited out in the process (heartbeating, with a capped backoff) for as long as
+the outage lasts, instead of spending the message's deliveries on it.
 
 ``classify`` is the one place that decides for exceptions raised by libraries.
 """
@@ -53,6 +60,14 @@ class InvalidEvent(PermanentError):
     kind: FailureKind = "invalid_event"
 
 
+class TenantMismatch(PermanentError):
+    kind: FailureKind = "tenant_mismatch"
+
+
+class TransitionRefused(PermanentError):
+    kind: FailureKind = "internal"
+
+
 class BudgetExceeded(PermanentError):
     kind: FailureKind = "budget_exceeded"
 
@@ -91,7 +106,6 @@ def classify(exc: BaseException) -> CoursegenError:
     if isinstance(exc, CoursegenError):
         return exc
     # Imported here: the error module is imported everywhere, these are heavy.
-    import asyncpg
     import openai
     from agents.exceptions import (
         AgentsException,
@@ -119,21 +133,14 @@ def classify(exc: BaseException) -> CoursegenError:
         if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
             return RetryableError(f"model endpoint answered {exc.status_code}")
         return AgentFailed(f"model endpoint answered {exc.status_code}: {exc.message}")
-    if isinstance(
-        exc,
-        asyncpg.exceptions.ConnectionDoesNotExistError
-        | asyncpg.exceptions.CannotConnectNowError
-        | asyncpg.exceptions.TooManyConnectionsError
-        | asyncpg.exceptions.SerializationError
-        | asyncpg.exceptions.DeadlockDetectedError
-        | asyncpg.exceptions.InterfaceError
-        | asyncpg.exceptions.AdminShutdownError,
-    ):
+    from coursegen.shared.store.errors import database_error, database_unavailable
+
+    if database_unavailable(exc):
         return DependencyUnavailable(f"database: {type(exc).__name__}: {exc}")
     if transient_nats_error(exc):
         return DependencyUnavailable(f"bus: {exc}")
     if isinstance(exc, ConnectionError | TimeoutError | asyncio.TimeoutError | socket.gaierror | OSError):
         return DependencyUnavailable(f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, asyncpg.exceptions.PostgresError):
+    if database_error(exc):
         return PermanentError(f"database: {type(exc).__name__}: {exc}")
     return PermanentError(f"{type(exc).__name__}: {exc}")

@@ -15,10 +15,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from coursegen.shared.subjects import Stage
+from coursegen.shared.subjects import ModuleStage, Stage
 
 # Namespace for deterministic event ids: the same unit of work always gets the
 # same id, which JetStream uses for de-duplication and the tracker for "once".
+MAX_TOKEN_BUDGET = 2**63 - 1
+"""Budgets and token counts are bigint in the store."""
+
 EVENT_NAMESPACE = uuid.UUID("6f1c8f0e-2c7b-4c55-9a57-0c6f3e0c0de5")
 
 
@@ -83,17 +86,21 @@ class JobRequested(Event):
     """Generate for every active employee of the company instead of a list."""
     requested_by: uuid.UUID | None = None
     """The user who asked, when there is one."""
-    token_budget: int | None = Field(default=None, gt=0)
-    """Most tokens the whole job may spend; the setting's default when absent."""
+    token_budget: int | None = Field(default=None, gt=0, le=MAX_TOKEN_BUDGET)
+    """Most tokens the whole job may spend (at most 2^63-1); the setting's default when absent."""
 
 
 class JobAccepted(Event):
-    """``coursegen.job.accepted``: the request was valid; the job exists."""
+    """``coursegen.job.accepted``: the request was valid; the job exists.
+
+    It carries counts, never lists: a job of any size fits in one event. The job's
+    course runs are in the store (and in the API).
+    """
 
     job_id: uuid.UUID
     request_event_id: uuid.UUID
-    employee_ids: list[uuid.UUID]
-    session_ids: list[str]
+    employees: int
+    """How many course runs the job has: one per employee."""
 
 
 class JobRejected(Event):
@@ -121,6 +128,7 @@ class Handoff(CourseRunEvent):
     """``coursegen.handoff.<stage>``: do your work for this course run (and module).
 
     The event carries references only; the stage reads its inputs from the store.
+    A stage takes its own kind: ``CourseHandoff`` (the planner) or ``ModuleHandoff``.
     """
 
     stage: Stage
@@ -143,7 +151,8 @@ class Handoff(CourseRunEvent):
         epoch: int = 0,
     ) -> Handoff:
         key = handoff_key(session_id, stage, module_index, revision, epoch)
-        return cls(
+        kind: type[Handoff] = CourseHandoff if stage == "planner" else ModuleHandoff
+        return kind(
             event_id=derived_id(key),
             stage=stage,
             from_stage=from_stage,
@@ -187,6 +196,22 @@ class Handoff(CourseRunEvent):
         return handoff_key(self.session_id, self.stage, self.module_index, self.revision, self.epoch)
 
 
+class CourseHandoff(Handoff):
+    """``coursegen.handoff.planner``: plan this course run."""
+
+    stage: Literal["planner"] = "planner"
+    module_index: None = None
+    """The planner works on the whole course."""
+
+
+class ModuleHandoff(Handoff):
+    """``coursegen.handoff.<module stage>``: work on one module of this course run."""
+
+    stage: ModuleStage
+    module_index: int = Field(ge=0)
+    """Which module of the course (from 0)."""
+
+
 def handoff_key(session_id: str, stage: str, module_index: int | None, revision: int, epoch: int = 0) -> str:
     """The deterministic ``Nats-Msg-Id`` of a handoff: ``{session}:{stage}:{module}:{revision}``."""
     module = "-" if module_index is None else str(module_index)
@@ -196,6 +221,7 @@ def handoff_key(session_id: str, stage: str, module_index: int | None, revision:
 
 FailureKind = Literal[
     "invalid_event",
+    "tenant_mismatch",
     "invalid_data",
     "budget_exceeded",
     "guardrail",

@@ -13,9 +13,9 @@ import uuid
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
-from coursegen.shared.store import Executor
+from coursegen.shared.store import Database
+from coursegen.shared.store import kb as kb_store
 
 MAX_PASSAGE_WORDS = 180
 
@@ -125,60 +125,26 @@ def _read_with_digest(path: Path) -> tuple[str, str, list[Passage], str]:
     return fmt, title, passages, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-async def ingest(db: Executor, path: Path, *, company_id: uuid.UUID | None, source: str | None = None) -> int:
+async def ingest(db: Database, path: Path, *, company_id: uuid.UUID | None, source: str | None = None) -> int:
     """Add or replace one document; returns its passage count. Unchanged files are left alone."""
     fmt, title, passages, digest = await asyncio.to_thread(_read_with_digest, path)
     source_path = source or str(path)
-    async with db.acquire() as conn, conn.transaction():  # type: ignore[union-attr]
-        existing = await conn.fetchrow(
-            "SELECT document_id, content_hash FROM kb_documents "
-            "WHERE company_id IS NOT DISTINCT FROM $1 AND source_path = $2",
-            company_id,
-            source_path,
-        )
-        if existing and existing["content_hash"] == digest:
-            count: int = await conn.fetchval(
-                "SELECT count(*) FROM kb_passages WHERE document_id = $1", existing["document_id"]
-            )
-            return count
+    async with db.transaction() as conn:
+        existing = await kb_store.find_document(conn, company_id, source_path)
+        if existing and existing.content_hash == digest:
+            return await kb_store.passage_count(conn, existing.document_id)
         if existing:
-            await conn.execute("DELETE FROM kb_documents WHERE document_id = $1", existing["document_id"])
-        document_id = await conn.fetchval(
-            "INSERT INTO kb_documents (company_id, title, source_path, format, content_hash) "
-            "VALUES ($1, $2, $3, $4, $5) RETURNING document_id",
-            company_id,
-            title,
-            source_path,
-            fmt,
-            digest,
-        )
-        await conn.executemany(
-            "INSERT INTO kb_passages (document_id, passage_index, heading, content) VALUES ($1, $2, $3, $4)",
-            [(document_id, i, p.heading, p.content) for i, p in enumerate(passages)],
+            await kb_store.delete_document(conn, existing.document_id)
+        await kb_store.insert_document(
+            conn,
+            company_id=company_id,
+            title=title,
+            source_path=source_path,
+            fmt=fmt,
+            content_hash=digest,
+            passages=[(p.heading, p.content) for p in passages],
         )
     return len(passages)
 
 
-async def search(db: Executor, company_id: uuid.UUID | None, query: str, *, limit: int = 5) -> list[dict[str, Any]]:
-    """Passages matching a query, best first. All words first; any word when that finds nothing."""
-    words = re.findall(r"[\w+#.-]+", query.lower())
-    if not words:
-        return []
-    sql = """
-        SELECT p.passage_id, d.document_id, d.title AS document, p.heading, p.content,
-               ts_rank_cd(p.search, q) AS rank
-          FROM kb_passages p
-          JOIN kb_documents d ON d.document_id = p.document_id,
-               to_tsquery('english', $2) q
-         WHERE p.search @@ q AND (d.company_id IS NULL OR d.company_id = $1)
-         ORDER BY rank DESC, d.title, p.passage_index
-         LIMIT $3
-    """
-    terms = [re.sub(r"[^\w]", "", w) for w in words]
-    terms = [t for t in terms if t]
-    if not terms:
-        return []
-    rows = await db.fetch(sql, company_id, " & ".join(terms), limit)
-    if not rows and len(terms) > 1:
-        rows = await db.fetch(sql, company_id, " | ".join(terms), limit)
-    return [dict(r) for r in rows]
+search = kb_store.search

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import asyncpg
 from faststream import FastStream
 from faststream.nats import JStream, NatsBroker, NatsMessage
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
@@ -27,7 +26,7 @@ from coursegen.shared.bus import Bus, NatsDelivery, ensure_streams, make_broker,
 from coursegen.shared.consume import Delivery, RetryPolicy, settle
 from coursegen.shared.errors import PermanentError
 from coursegen.shared.settings import Settings
-from coursegen.shared.store import wait_for_database
+from coursegen.shared.store import Database, wait_for_database
 from coursegen.shared.subjects import durable_name
 
 log = logging.getLogger("coursegen.service")
@@ -39,7 +38,7 @@ class Runtime:
 
     service: str
     settings: Settings
-    db: asyncpg.Pool[Any]
+    db: Database
     bus: Bus
     broker: NatsBroker
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
@@ -84,6 +83,7 @@ def build_app(definition: ServiceDefinition, settings: Settings, *, middlewares:
         max_deliveries=settings.max_deliveries,
         base_delay=settings.retry_base_delay_seconds,
         max_delay=settings.retry_max_delay_seconds,
+        outage_seconds=settings.outage_retry_seconds,
     )
     handlers: dict[str, Handler] = {}
     state: dict[str, Runtime] = {}
@@ -117,7 +117,7 @@ def build_app(definition: ServiceDefinition, settings: Settings, *, middlewares:
             metrics.serve(settings.metrics_host, settings.metrics_port)
         await ensure_streams(settings)
         pool = await wait_for_database(settings.database_url, timeout=120, max_size=settings.db_pool_max)
-        runtime = Runtime(service=definition.name, settings=settings, db=pool, bus=bus, broker=broker)
+        runtime = Runtime(service=definition.name, settings=settings, db=Database(pool), bus=bus, broker=broker)
         for sub in definition.subscriptions:
             handlers[sub.subject] = sub.make_handler(runtime)
         state["runtime"] = runtime

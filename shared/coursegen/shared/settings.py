@@ -68,8 +68,10 @@ class Settings(BaseSettings):
     """Address the metrics endpoint listens on."""
     jaeger_ui_url: str | None = None
     """Jaeger's web UI (e.g. http://localhost:16686): ``coursegen trace`` links each course's trace there."""
-    token_budget: int | None = None
+    token_budget: int | None = Field(default=None, gt=0, le=2**63 - 1)
     """Default per-job token budget (input + output); unset means no limit."""
+    max_employees_per_job: int = Field(default=5000, ge=1)
+    """Most employees one job may ask for; a larger request is rejected whole, with the reason."""
     prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     """USD per million (input, output) tokens by model name, for ``coursegen report``. JSON, e.g.
     ``{"gpt-4o-mini": [0.15, 0.6]}``; merged over the defaults. A name matches with or without
@@ -91,6 +93,9 @@ class Settings(BaseSettings):
     """How long the stream keeps messages (limits retention)."""
     stream_replicas: int = 1
     """Replicas of the stream (3 on a production cluster)."""
+    outage_retry_seconds: float = Field(default=900.0, ge=0)
+    """How long a message waits out a database or bus outage in the process (heartbeating, capped
+    backoff) before that failure counts as one of its deliveries."""
     db_pool_max: int = 10
     """Connections per replica: each agent run at work holds one for its unit-of-work lock."""
 

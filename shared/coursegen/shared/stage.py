@@ -24,11 +24,10 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-import asyncpg
 from agents import Agent, RunConfig, RunContextWrapper, RunHooks, Runner, Tool
 from agents.items import ModelResponse, ToolCallItem
 from agents.usage import Usage
@@ -43,28 +42,24 @@ from coursegen.shared.errors import (
     InvalidEvent,
     PermanentError,
     RetryableError,
+    TenantMismatch,
     classify,
 )
 from coursegen.shared.events import Event, Handoff, StageFailed, derived_id, loose_ids
 from coursegen.shared.models import ModelChoice, Policy, resolve_model
 from coursegen.shared.service import Runtime, ServiceDefinition, Subscription
 from coursegen.shared.settings import Settings
-from coursegen.shared.store import Executor
-from coursegen.shared.store.agent_runs import AgentRunRecord, insert_agent_run
+from coursegen.shared.store import AlreadyStored, Connection, Database, locks, unit_of_work
+from coursegen.shared.store.agent_runs import AgentRunRecord, AgentRunStatus, insert_agent_run, tokens_used
+from coursegen.shared.store.jobs import JobStatus, get_job
 from coursegen.shared.store.rejected import record_rejected
-from coursegen.shared.store.runs import (
-    get_run,
-    job_status,
-    mark_run_failed,
-    mark_stage_started,
-    token_budget,
-    tokens_used,
-)
+from coursegen.shared.store.runs import CourseRun, RunStatus, fail_run, get_run, start_stage
 from coursegen.shared.subjects import STAGE_FAILED, Stage, handoff_subject
 
 log = logging.getLogger("coursegen.stage")
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
+HandoffT = TypeVar("HandoffT", bound=Handoff)
 
 LOCK_POLL_SECONDS = 0.5
 """How often a delivery waiting for another's unit of work tries its lock."""
@@ -72,15 +67,26 @@ LOCK_WAIT_ACK_WAITS = 2
 """How long it waits, in ack waits, before it gives the message back for later."""
 
 
-@dataclass
-class StageContext:
-    """What an agent's tools can reach: the store and the unit of work, never the bus."""
+@dataclass(frozen=True)
+class StageContext(Generic[HandoffT]):
+    """What an agent's tools can reach: the store and the unit of work, never the bus.
 
-    db: Executor
-    handoff: Handoff
+    ``run`` is the stored course run: company, employee and job come from it, never
+    from the message.
+    """
+
+    db: Database
+    handoff: HandoffT
+    run: CourseRun
     settings: Settings
-    scratch: dict[str, Any] = field(default_factory=dict)
-    """Tools may leave derived facts here for ``store`` (e.g. the computed skill gaps)."""
+
+    @property
+    def module_index(self) -> int:
+        """The module of a per-module stage's work."""
+        index = self.handoff.module_index
+        if index is None:
+            raise InvalidEvent(f"{self.handoff.stage} handoff without a module_index")
+        return index
 
 
 class SpendTally(RunHooks[Any]):
@@ -109,49 +115,62 @@ class RunInfo:
 
 
 class Claim(Enum):
-    """What a stage's ``claim`` hook decides about a handoff."""
+    """What a stage's ``claim`` decides about a handoff."""
 
     RUN = "run"
     """Run the agent."""
     DONE = "done"
     """The output is stored already: skip the agent, publish the next events."""
     WAIT = "wait"
-    """Nothing to do for this message (e.g. the finalizer waits for other modules)."""
+    """Nothing to do for this message (the finalizer waits for the other modules)."""
+
+
+Route = Callable[[Connection, HandoffT], Awaitable[list[tuple[str, Event]]]]
 
 
 @dataclass(frozen=True)
-class StageSpec(Generic[OutputT]):
-    """The declaration of a stage service."""
+class StageSpec(Generic[HandoffT, OutputT]):
+    """The declaration of a stage service: a row of the pipeline's table."""
 
     name: Stage
-    agent: Agent[StageContext]
+    handoff: type[HandoffT]
+    """What the stage consumes: ``CourseHandoff`` (the whole course) or ``ModuleHandoff``."""
+    agent: Agent[StageContext[HandoffT]]
     policy: Policy
     """The offline model's policy for this agent."""
-    claim: Callable[[Executor, Handoff], Awaitable[Claim]]
-    """RUN, DONE (output already stored) or WAIT."""
-    store: Callable[[Executor, StageContext, OutputT, RunInfo], Awaitable[None]]
+    claim: Callable[[Connection, HandoffT], Awaitable[Claim]]
+    """RUN, DONE (output already stored) or WAIT. The finalizer's join is its claim."""
+    store: Callable[[Connection, StageContext[HandoffT], OutputT, RunInfo], Awaitable[None]]
     """Store the output; runs inside the transaction that also stores the agent-run record."""
-    route: Callable[[Executor, Handoff], Awaitable[list[tuple[str, Event]]]]
-    """The next (subject, event) pairs, computed from what is stored."""
-    prompt: Callable[[Handoff], str] | None = None
-    """The input of the agent run: references only. Defaults to ``references``."""
-    adapt: Callable[[Agent[StageContext], ModelChoice, Settings], Agent[StageContext]] | None = None
+    route: Route[HandoffT]
+    """The next (subject, event) pairs, computed from what is stored. The planner's fan-out is its route."""
+    unit: Literal["module", "course"] = "module"
+    """What one agent run is for: each (module, revision) the handoffs name, or the whole course
+    once, whichever module's handoff brings it about (the finalizer)."""
+    adapt: Callable[[Agent[StageContext[HandoffT]], ModelChoice, Settings], Agent[StageContext[HandoffT]]] | None = None
     """Fits the agent to the model it runs on (e.g. a hosted tool only that model can run)."""
-    per_course: bool = False
-    """The agent runs once per course run, whichever module's handoff brings it about (the finalizer)."""
 
-    def agent_for(self, choice: ModelChoice, settings: Settings) -> Agent[StageContext]:
+    def agent_for(self, choice: ModelChoice, settings: Settings) -> Agent[StageContext[HandoffT]]:
         """The agent as it runs on ``choice``."""
         agent = self.agent.clone(model=choice.model, model_settings=choice.settings)
         return agent if self.adapt is None else self.adapt(agent, choice, settings)
 
 
-def hand_on(
-    to: Stage, *, revision: int | None = None
-) -> Callable[[Executor, Handoff], Awaitable[list[tuple[str, Event]]]]:
+def claim_unless(
+    stored: Callable[[Connection, HandoffT], Awaitable[bool]],
+) -> Callable[[Connection, HandoffT], Awaitable[Claim]]:
+    """A stage's claim: run the agent unless its output is stored (then it costs nothing)."""
+
+    async def claim(conn: Connection, h: HandoffT) -> Claim:
+        return Claim.DONE if await stored(conn, h) else Claim.RUN
+
+    return claim
+
+
+def hand_on(to: Stage, *, revision: int | None = None) -> Route[Any]:
     """A stage's route when it always hands on to one next stage (same module; ``revision`` to reset it)."""
 
-    async def route(db: Executor, h: Handoff) -> list[tuple[str, Event]]:
+    async def route(conn: Connection, h: Handoff) -> list[tuple[str, Event]]:
         return [(handoff_subject(to), h.next(to, revision=revision))]
 
     return route
@@ -163,12 +182,23 @@ def references(h: Handoff) -> str:
     return f"session_id={h.session_id}{module} revision={h.revision}"
 
 
+def check_tenancy(h: Handoff, run: CourseRun | None) -> CourseRun:
+    """The stored run this handoff is about; a message that disagrees with it is refused."""
+    if run is None:
+        raise TenantMismatch(f"course run {h.session_id} does not exist")
+    if (h.company_id, h.employee_id, h.job_id) != (run.company_id, run.employee_id, run.job_id):
+        raise TenantMismatch(
+            f"the handoff names a company, employee or job that course run {h.session_id} does not belong to"
+        )
+    return run
+
+
 @dataclass
-class StageRunner(Generic[OutputT]):
+class StageRunner(Generic[HandoffT, OutputT]):
     """Runs the protocol for one stage service."""
 
-    spec: StageSpec[OutputT]
-    db: asyncpg.Pool[Any]
+    spec: StageSpec[HandoffT, OutputT]
+    db: Database
     bus: Bus
     settings: Settings
     worker: str | None = None
@@ -182,38 +212,47 @@ class StageRunner(Generic[OutputT]):
     async def _handle(self, delivery: Delivery) -> None:
         handoff = self.parse(delivery)
         telemetry.describe_work(handoff)
-        status = await job_status(self.db, handoff.job_id)
-        if status is None:
-            raise PermanentError(f"job {handoff.job_id} does not exist")
-        if status == "cancelled":
-            log.info("job %s is cancelled; dropping %s", handoff.job_id, delivery.subject)
-            return
-        run = await get_run(self.db, handoff.session_id)
-        if run is None:
-            raise PermanentError(f"course run {handoff.session_id} does not exist")
-        if run["status"] in ("failed", "cancelled", "no_gaps") and handoff.epoch <= run["epoch"]:
-            # The run has ended; a resume re-drives it with a newer epoch.
-            log.info("course run %s is %s; dropping %s", handoff.session_id, run["status"], delivery.subject)
-            return
-        claim = await self.spec.claim(self.db, handoff)
-        telemetry.describe_work(handoff, claim=claim.value)
-        if claim is Claim.WAIT:
-            return
-        if claim is Claim.RUN:
-            async with self._exclusive(handoff, delivery):
-                # Checked again under the lock: another delivery may have just done the work.
-                claim = await self.spec.claim(self.db, handoff)
-                telemetry.describe_work(handoff, claim=claim.value)
-                if claim is Claim.RUN:
-                    await mark_stage_started(self.db, handoff.session_id, self.spec.name)
-                    async with heartbeat(delivery, every=self._heartbeat_every):
-                        await self.run_agent(handoff, attempt=delivery.attempt)
-        for subject, event in await self.spec.route(self.db, handoff):
+        # One connection for the whole message: the checks, the claim, the lock, the store, the route.
+        async with self.db.connection() as conn:
+            run = await self._current_run(conn, handoff, delivery)
+            if run is None:
+                return
+            claim = await self.spec.claim(conn, handoff)
+            telemetry.describe_work(handoff, claim=claim.value)
+            if claim is Claim.WAIT:
+                return
+            if claim is Claim.RUN:
+                async with self._exclusive(conn, handoff, delivery):
+                    # Checked again under the lock: another delivery may have just done the work.
+                    claim = await self.spec.claim(conn, handoff)
+                    telemetry.describe_work(handoff, claim=claim.value)
+                    if claim is Claim.RUN:
+                        if not await start_stage(conn, handoff.session_id, self.spec.name):
+                            log.info("course run %s ended meanwhile; dropping %s", handoff.session_id, delivery.subject)
+                            return
+                        async with heartbeat(delivery, every=self._heartbeat_every):
+                            await self.run_agent(conn, handoff, run, attempt=delivery.attempt)
+            events = await self.spec.route(conn, handoff)
+        for subject, event in events:
             await self.bus.publish(subject, event)
+
+    async def _current_run(self, conn: Connection, h: HandoffT, delivery: Delivery) -> CourseRun | None:
+        """The stored run, when this handoff is still work to do; None to drop the message."""
+        run = check_tenancy(h, await get_run(conn, h.session_id))
+        job = await get_job(conn, run.job_id)
+        if job is None or job.status is JobStatus.CANCELLED:
+            log.info("job %s is cancelled; dropping %s", run.job_id, delivery.subject)
+            return None
+        if run.status in (RunStatus.FAILED, RunStatus.CANCELLED) and h.epoch <= run.epoch:
+            # The run has ended; a resume re-drives it with a newer epoch. A completed or skipped
+            # run goes on: its stored outputs hand on again, so its closing event is never lost.
+            log.info("course run %s is %s; dropping %s", h.session_id, run.status, delivery.subject)
+            return None
+        return run
 
     def unit(self, h: Handoff) -> tuple[int | None, int]:
         """The (module, revision) of the work a handoff asks for; a per-course stage works once per course."""
-        return (None, 0) if self.spec.per_course else (h.module_index, h.revision)
+        return (None, 0) if self.spec.unit == "course" else (h.module_index, h.revision)
 
     @property
     def _heartbeat_every(self) -> float:
@@ -226,7 +265,7 @@ class StageRunner(Generic[OutputT]):
         return int.from_bytes(digest.digest(), "big", signed=True)
 
     @contextlib.asynccontextmanager
-    async def _exclusive(self, h: Handoff, delivery: Delivery) -> AsyncIterator[None]:
+    async def _exclusive(self, conn: Connection, h: Handoff, delivery: Delivery) -> AsyncIterator[None]:
         """Hold the unit of work's advisory lock while its agent runs.
 
         The lock lives on the connection, so a worker that dies releases it with its
@@ -236,39 +275,35 @@ class StageRunner(Generic[OutputT]):
         worker holds. Were that worker to die then, nothing would bring the work back.
         """
         key = self.lock_key(h)
-        async with self.db.acquire() as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
-                telemetry.describe_work(h, claim="busy")
-                log.info("%s work for %s is under way elsewhere; waiting for it", self.spec.name, h.session_id)
-                await self._wait_for_lock(conn, key, h, delivery)
-            try:
-                yield
-            finally:
-                with contextlib.suppress(Exception):  # a lost connection has released it already
-                    await conn.execute("SELECT pg_advisory_unlock($1)", key)
+        if not await locks.try_lock(conn, key):
+            telemetry.describe_work(h, claim="busy")
+            log.info("%s work for %s is under way elsewhere; waiting for it", self.spec.name, h.session_id)
+            await self._wait_for_lock(conn, key, h, delivery)
+        try:
+            yield
+        finally:
+            await locks.unlock(conn, key)
 
-    async def _wait_for_lock(self, conn: Any, key: int, h: Handoff, delivery: Delivery) -> None:
+    async def _wait_for_lock(self, conn: Connection, key: int, h: Handoff, delivery: Delivery) -> None:
         """Until the other delivery finishes or its worker dies; past a bound, the message comes back later."""
         deadline = time.monotonic() + LOCK_WAIT_ACK_WAITS * self.settings.ack_wait_seconds
         async with heartbeat(delivery, every=self._heartbeat_every):
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+            while not await locks.try_lock(conn, key):
                 if time.monotonic() > deadline:
                     raise RetryableError(f"{self.spec.name} work for {h.session_id} is still under way elsewhere")
                 await asyncio.sleep(LOCK_POLL_SECONDS)
 
-    def parse(self, delivery: Delivery) -> Handoff:
+    def parse(self, delivery: Delivery) -> HandoffT:
         try:
-            handoff = Handoff.model_validate_json(delivery.body)
+            handoff = self.spec.handoff.model_validate_json(delivery.body)
         except ValidationError as exc:
             raise InvalidEvent(f"not a valid handoff: {_short(exc)}") from exc
         if handoff.stage != self.spec.name:
             raise InvalidEvent(f"handoff for stage {handoff.stage!r} arrived at {self.spec.name!r}")
-        if self.spec.name != "planner" and handoff.module_index is None:
-            raise InvalidEvent(f"handoff to {self.spec.name} needs a module_index")
         return handoff
 
-    async def run_agent(self, handoff: Handoff, *, attempt: int) -> None:
-        await self._check_budget(handoff)
+    async def run_agent(self, conn: Connection, handoff: HandoffT, run: CourseRun, *, attempt: int) -> None:
+        await self._check_budget(conn, run)
         model_spec = self.settings.model_for(self.spec.name)
         choice = resolve_model(
             model_spec,
@@ -277,8 +312,8 @@ class StageRunner(Generic[OutputT]):
             retries=self.settings.model_retries,
             offline_latency=self.settings.offline_latency_seconds,
         )
-        context = StageContext(db=self.db, handoff=handoff, settings=self.settings)
-        prompt = (self.spec.prompt or references)(handoff)
+        context = StageContext(db=self.db, handoff=handoff, run=run, settings=self.settings)
+        prompt = references(handoff)
         agent = self.spec.agent_for(choice, self.settings)
         started = time.monotonic()
         spent = SpendTally()
@@ -304,7 +339,9 @@ class StageRunner(Generic[OutputT]):
                 input_tokens=spent.usage.input_tokens,
                 output_tokens=spent.usage.output_tokens,
             )
-            await self._record_failed_run(handoff, choice.name, attempt, started, error, spent)
+            await self._record_failed_run(
+                conn, self._spent_record(handoff, choice.name, attempt, started, spent), error
+            )
             raise error from exc
         output = result.final_output
         if not isinstance(output, BaseModel):
@@ -316,7 +353,7 @@ class StageRunner(Generic[OutputT]):
             handoff,
             model=choice.name,
             attempt=attempt,
-            status="succeeded",
+            status=AgentRunStatus.SUCCEEDED,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             requests=usage.requests,
@@ -334,9 +371,11 @@ class StageRunner(Generic[OutputT]):
             output_tokens=usage.output_tokens,
         )
         info = RunInfo(tool_calls=tool_calls, turns=record.turns, duration_seconds=duration)
-        await self._store(context, output, record, info)  # type: ignore[arg-type]
+        await self._store(conn, context, output, record, info)  # type: ignore[arg-type]
 
-    def _run_record(self, handoff: Handoff, *, model: str, attempt: int, status: str, **counts: Any) -> AgentRunRecord:
+    def _run_record(
+        self, handoff: Handoff, *, model: str, attempt: int, status: AgentRunStatus, **counts: Any
+    ) -> AgentRunRecord:
         """The agent-run record of this stage's work on a handoff; counts default to zero."""
         zero = dict.fromkeys(("input_tokens", "output_tokens", "requests", "turns", "tool_calls", "duration_ms"), 0)
         module, revision = self.unit(handoff)
@@ -354,65 +393,89 @@ class StageRunner(Generic[OutputT]):
             **{**zero, **counts},
         )
 
-    async def _store(self, context: StageContext, output: OutputT, record: AgentRunRecord, info: RunInfo) -> None:
-        pool = self.db
+    def _spent_record(
+        self, handoff: Handoff, model: str, attempt: int, started: float, spent: SpendTally
+    ) -> AgentRunRecord:
+        return self._run_record(
+            handoff,
+            model=model,
+            attempt=attempt,
+            status=AgentRunStatus.FAILED,
+            input_tokens=spent.usage.input_tokens,
+            output_tokens=spent.usage.output_tokens,
+            input_text_tokens=spent.usage.input_tokens,
+            requests=spent.usage.requests,
+            turns=spent.turns,
+            tool_calls=spent.tool_calls,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+
+    async def _store(
+        self,
+        conn: Connection,
+        context: StageContext[HandoffT],
+        output: OutputT,
+        record: AgentRunRecord,
+        info: RunInfo,
+    ) -> None:
         try:
-            async with pool.acquire() as conn, conn.transaction():
+            async with unit_of_work(conn):
                 if await insert_agent_run(conn, record) is not None:
                     await self.spec.store(conn, context, output, info)
                     return
-        except asyncpg.UniqueViolationError:
+        except AlreadyStored:
             pass  # the artifact's own unique key caught it: stored by another delivery
+        except Exception as exc:
+            # The output could not be stored: the run's tokens were spent all the same.
+            await self._record_failed_run(conn, dataclasses.replace(record, status=AgentRunStatus.FAILED), exc)
+            raise
         # Another replica stored this unit of work first: its output stands, and the tokens
         # this run spent are recorded as a re-run, so they are counted and not hidden.
         log.info("%s output for %s was stored by another delivery", self.spec.name, record.session_id)
-        await insert_agent_run(self.db, dataclasses.replace(record, status="discarded"))
+        await insert_agent_run(conn, dataclasses.replace(record, status=AgentRunStatus.DISCARDED))
 
-    async def _check_budget(self, handoff: Handoff) -> None:
-        budget = await token_budget(self.db, handoff.job_id)
-        if budget is None and self.settings.token_budget is not None:
+    async def _check_budget(self, conn: Connection, run: CourseRun) -> None:
+        job = await get_job(conn, run.job_id)
+        budget = job.token_budget if job is not None else None
+        if budget is None:
             budget = self.settings.token_budget
         if budget is not None:
-            used = await tokens_used(self.db, handoff.job_id)
+            used = await tokens_used(conn, run.job_id)
             if used >= budget:
                 raise BudgetExceeded(f"the job's token budget of {budget} is spent ({used} used)")
 
-    async def _record_failed_run(
-        self, handoff: Handoff, model: str, attempt: int, started: float, error: Exception, spent: SpendTally
-    ) -> None:
+    async def _record_failed_run(self, conn: Connection, record: AgentRunRecord, error: BaseException) -> None:
         """The failed run's record, with what its model calls spent before it failed (counted in the budget)."""
         try:
-            await insert_agent_run(
-                self.db,
-                self._run_record(
-                    handoff,
-                    model=model,
-                    attempt=attempt,
-                    status="failed",
-                    input_tokens=spent.usage.input_tokens,
-                    output_tokens=spent.usage.output_tokens,
-                    input_text_tokens=spent.usage.input_tokens,
-                    requests=spent.usage.requests,
-                    turns=spent.turns,
-                    tool_calls=spent.tool_calls,
-                    duration_ms=int((time.monotonic() - started) * 1000),
-                    error=str(error)[:2000],
-                ),
-            )
+            await insert_agent_run(conn, dataclasses.replace(record, error=str(classify(error))[:2000]))
         except Exception:
             log.warning("could not record the failed agent run", exc_info=True)
 
     async def on_permanent(self, delivery: Delivery, error: PermanentError) -> None:
         """A permanent failure: the course run fails with its error and ``stage.failed`` says so."""
-        await record_permanent_failure(self.db, self.bus, self.spec.name, delivery, error)
+        await record_permanent_failure(
+            self.db, self.bus, self.spec.name, delivery, error, handoff_type=self.spec.handoff
+        )
 
 
 async def record_permanent_failure(
-    db: Executor, bus: Bus, service: str, delivery: Delivery, error: PermanentError
+    db: Database,
+    bus: Bus,
+    service: str,
+    delivery: Delivery,
+    error: PermanentError,
+    *,
+    handoff_type: type[Handoff] = Handoff,
 ) -> None:
-    """Record a message that failed for good: the run it belongs to fails, ``stage.failed`` is published."""
+    """Record a message that failed for good, then say so with ``stage.failed``.
+
+    A message that is not a handoff, or that disagrees with its stored course run
+    (another company's, a forged one), is kept in ``rejected_messages`` and fails
+    nothing. A handoff's own failure fails its course run, unless it is of an epoch
+    that a resume has since replaced.
+    """
     try:
-        handoff: Handoff | None = Handoff.model_validate_json(delivery.body)
+        handoff: Handoff | None = handoff_type.model_validate_json(delivery.body)
     except ValidationError:
         handoff = None
     outcome: dict[str, Any] = {
@@ -423,29 +486,33 @@ async def record_permanent_failure(
         "subject": delivery.subject,
         "source": service,
     }
-    if handoff is None:
-        await record_rejected(
-            db,
-            subject=delivery.subject,
-            service=service,
-            reason=str(error),
-            body=delivery.body,
-            headers=delivery.headers,
-        )
-        failed = StageFailed(
-            **outcome,
-            # Not the broken message's own event_id: this failure is an event of its own.
-            **{k: v for k, v in loose_ids(delivery.body).items() if k != "event_id"},
-        )
+    async with db.transaction() as conn:
+        if handoff is None or isinstance(error, TenantMismatch):
+            await record_rejected(
+                conn,
+                subject=delivery.subject,
+                service=service,
+                reason=str(error),
+                body=delivery.body,
+                headers=delivery.headers,
+            )
+        else:
+            await fail_run(
+                conn,
+                handoff.session_id,
+                epoch=handoff.epoch,
+                stage=service,
+                kind=error.kind,
+                message=str(error),
+                attempts=delivery.attempt,
+            )
+    if handoff is None or isinstance(error, TenantMismatch):
+        # Not the broken message's own ids: a refused message speaks for no run.
+        ids = {k: v for k, v in loose_ids(delivery.body).items() if k != "event_id"}
+        if isinstance(error, TenantMismatch):
+            ids = {k: v for k, v in ids.items() if k not in ("session_id", "employee_id", "job_id", "company_id")}
+        failed = StageFailed(**outcome, **ids)
     else:
-        await mark_run_failed(
-            db,
-            handoff.session_id,
-            stage=service,
-            kind=error.kind,
-            message=str(error),
-            attempts=delivery.attempt,
-        )
         failed = StageFailed.about(handoff, event_id=derived_id("failed", handoff.msg_id, delivery.attempt), **outcome)
     await bus.publish(STAGE_FAILED, failed)
 
@@ -458,10 +525,10 @@ def _short(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def stage_service(spec: StageSpec[Any]) -> ServiceDefinition:
+def stage_service(spec: StageSpec[Any, Any]) -> ServiceDefinition:
     """The service of a stage: its durable consumer on ``coursegen.handoff.<stage>``, running the protocol."""
 
-    def make_handler(runtime: Runtime) -> StageRunner[Any]:
+    def make_handler(runtime: Runtime) -> StageRunner[Any, Any]:
         return StageRunner(spec=spec, db=runtime.db, bus=runtime.bus, settings=runtime.settings, worker=runtime.worker)
 
     return ServiceDefinition(name=spec.name, subscriptions=[Subscription(handoff_subject(spec.name), make_handler)])

@@ -25,6 +25,8 @@ while the tracker is down."""
 MAX_DELIVERIES_ADVISORY: Final = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.COURSEGEN.>"
 
 Stage = Literal["planner", "researcher", "content", "quality", "enhancer", "multimedia", "finalizer"]
+ModuleStage = Literal["researcher", "content", "quality", "enhancer", "multimedia", "finalizer"]
+"""The stages that run once per module."""
 STAGES: Final[tuple[Stage, ...]] = (
     "planner",
     "researcher",
@@ -34,7 +36,14 @@ STAGES: Final[tuple[Stage, ...]] = (
     "multimedia",
     "finalizer",
 )
-MODULE_STAGES: Final[tuple[Stage, ...]] = STAGES[1:]
+MODULE_STAGES: Final[tuple[ModuleStage, ...]] = (
+    "researcher",
+    "content",
+    "quality",
+    "enhancer",
+    "multimedia",
+    "finalizer",
+)
 """The stages that run once per module (after the planner splits the course)."""
 
 SERVICES: Final = ("coordinator", *STAGES, "tracker")

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from coursegen.cli._common import EXIT_FAILED, err, fail, out, parse_uuid, read_settings, require
 from coursegen.shared import kb
-from coursegen.shared.store import connect
+from coursegen.shared.store import Database, connect
 
 app = typer.Typer(
     name="kb",
@@ -90,7 +90,7 @@ async def _add(database_url: str, paths: list[Path], company_id: uuid.UUID | Non
                 continue
             try:
                 # The absolute path names the document, so adding it again from elsewhere replaces it.
-                count = await kb.ingest(db, path, company_id=company_id, source=str(path.resolve()))
+                count = await kb.ingest(Database(db), path, company_id=company_id, source=str(path.resolve()))
             except (ValueError, OSError) as exc:
                 results.append(Ingested(path, None, _reason(path, exc)))
             else:
@@ -162,7 +162,8 @@ async def _search(
     try:
         if company_id is not None and not await _company_exists(db, company_id):
             return None
-        return await kb.search(db, company_id, query, limit=limit)
+        async with Database(db).connection() as conn:
+            return [hit.model_dump() for hit in await kb.search(conn, company_id, query, limit=limit)]
     finally:
         await db.close()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from coursegen.shared import kb
-from coursegen.shared.store import connect
+from coursegen.shared.store import Database, connect
 
 DEMO_SLUG = "northwind"
 KB_DIR = Path(__file__).parent / "demo_kb"
@@ -130,6 +130,7 @@ async def seed_company(
 
 async def seed_knowledge_base(db: Any, company_id: uuid.UUID) -> int:
     """Ingest the demo knowledge base: the shared library and Northwind's own documents."""
+    db = db if isinstance(db, Database) else Database(db)
     passages = 0
     for path in sorted((KB_DIR / "library").glob("*.md")):
         passages += await kb.ingest(db, path, company_id=None, source=f"demo_kb/library/{path.name}")

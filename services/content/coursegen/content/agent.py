@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from agents import Agent
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from coursegen.content.tools import get_module_brief, get_quality_feedback, get_research_findings
+from coursegen.shared.events import ModuleHandoff
+from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
@@ -19,7 +21,7 @@ You write one module of a personalized training course.
 Plain, direct prose; short paragraphs; Markdown lists where they help."""
 
 
-class ModuleDraft(BaseModel):
+class ModuleDraft(AgentOutput):
     title: str
     introduction: str
     """Why this module matters for the learner's role; what they will be able to do."""
@@ -34,7 +36,7 @@ class ModuleDraft(BaseModel):
     key_takeaways: list[str] = Field(min_length=1)
 
 
-content_agent = Agent[StageContext](
+content_agent = Agent[StageContext[ModuleHandoff]](
     name="content",
     instructions=INSTRUCTIONS,
     tools=[get_module_brief, get_research_findings, get_quality_feedback],

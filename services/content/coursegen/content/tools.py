@@ -6,40 +6,37 @@ import json
 
 from agents import RunContextWrapper, function_tool
 
-from coursegen.shared import artifacts
+from coursegen.shared.events import ModuleHandoff
 from coursegen.shared.stage import StageContext
+from coursegen.shared.store import people, plans, quality, research
 
 
 @function_tool(failure_error_function=None)
-async def get_module_brief(ctx: RunContextWrapper[StageContext]) -> str:
+async def get_module_brief(ctx: RunContextWrapper[StageContext[ModuleHandoff]]) -> str:
     """The module to write: title, skills, objectives, duration, who it is for and the course language."""
-    h = ctx.context.handoff
-    assert h.module_index is not None
-    brief = await artifacts.module_brief(ctx.context.db, h.session_id, h.module_index)
-    # Read live, not from the plan's snapshot: a corrected profile takes effect on resume.
-    brief["language"] = (
-        await ctx.context.db.fetchval("SELECT profile->>'language' FROM employees WHERE id = $1", h.employee_id) or "en"
-    )
-    ctx.context.scratch["brief"] = brief
-    return json.dumps(brief)
+    c = ctx.context
+    async with c.db.connection() as conn:
+        brief = await plans.module_brief(conn, c.run.session_id, c.module_index)
+        language = await people.employee_language(conn, c.run.company_id, c.run.employee_id)
+    return json.dumps({**brief.model_dump(mode="json"), "language": language})
 
 
 @function_tool(failure_error_function=None)
-async def get_research_findings(ctx: RunContextWrapper[StageContext]) -> str:
+async def get_research_findings(ctx: RunContextWrapper[StageContext[ModuleHandoff]]) -> str:
     """The researched findings with their numbered sources; cite a source as [n]."""
-    h = ctx.context.handoff
-    assert h.module_index is not None
-    found = await artifacts.research(ctx.context.db, h.session_id, h.module_index)
-    ctx.context.scratch["research"] = found
-    return json.dumps(found)
+    c = ctx.context
+    async with c.db.connection() as conn:
+        found = await research.get_research(conn, c.run.session_id, c.module_index)
+    return found.model_dump_json()
 
 
 @function_tool(failure_error_function=None)
-async def get_quality_feedback(ctx: RunContextWrapper[StageContext]) -> str:
+async def get_quality_feedback(ctx: RunContextWrapper[StageContext[ModuleHandoff]]) -> str:
     """What the reviewer asked to change in the previous draft (empty on the first draft)."""
-    h = ctx.context.handoff
-    assert h.module_index is not None
+    c = ctx.context
+    h = c.handoff
     if h.revision == 0:
         return json.dumps({"revision": 0, "feedback": []})
-    report = await artifacts.quality_report(ctx.context.db, h.session_id, h.module_index, h.revision - 1)
-    return json.dumps({"revision": h.revision, "feedback": report["feedback"] if report else []})
+    async with c.db.connection() as conn:
+        report = await quality.get_report(conn, c.run.session_id, c.module_index, h.revision - 1)
+    return json.dumps({"revision": h.revision, "feedback": report.feedback if report else []})

@@ -1,4 +1,4 @@
-"""``job.cancel`` and ``job.resume``."""
+"""``job.cancel`` and ``job.resume``: checked against the job's own company, like everything else."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import logging
 from pydantic import ValidationError
 
 from coursegen.shared.consume import Delivery
-from coursegen.shared.errors import InvalidEvent, PermanentError
+from coursegen.shared.errors import InvalidEvent, PermanentError, TenantMismatch
 from coursegen.shared.events import JobControl
 from coursegen.shared.jobs import cancel_job, resume_job
 from coursegen.shared.service import Runtime
 from coursegen.shared.stage import record_permanent_failure
+from coursegen.shared.store import jobs
 from coursegen.shared.subjects import JOB_CANCEL
 
 log = logging.getLogger("coursegen.coordinator")
@@ -26,10 +27,17 @@ class ControlHandler:
             control = JobControl.model_validate_json(delivery.body)
         except ValidationError as exc:
             raise InvalidEvent(f"not a valid job control event: {exc.error_count()} error(s)") from exc
+        if control.company_id is None:
+            raise TenantMismatch("a job control event must name its company_id")
+        async with self.rt.db.connection() as conn:
+            job = await jobs.get_company_job(conn, control.company_id, control.job_id)
+        if job is None:
+            # Another company's job does not exist, and the answer does not say whether it does.
+            raise TenantMismatch(f"company {control.company_id} has no job {control.job_id}")
         if delivery.subject == JOB_CANCEL:
-            await cancel_job(self.rt.db, self.rt.bus, control.job_id, reason=control.reason)
+            await cancel_job(self.rt.db, self.rt.bus, job, reason=control.reason)
         else:
-            await resume_job(self.rt.db, self.rt.bus, control.job_id)
+            await resume_job(self.rt.db, self.rt.bus, job)
 
     async def on_permanent(self, delivery: Delivery, error: PermanentError) -> None:
         await record_permanent_failure(self.rt.db, self.rt.bus, "coordinator", delivery, error)

@@ -13,6 +13,7 @@ from coursegen.shared.consume import Delivery
 from coursegen.shared.errors import PermanentError
 from coursegen.shared.events import Handoff, JobAccepted, JobRejected, JobRequested, loose_ids
 from coursegen.shared.service import Runtime
+from coursegen.shared.store import Connection, jobs, people, runs
 from coursegen.shared.subjects import JOB_ACCEPTED, JOB_REJECTED, handoff_subject
 
 log = logging.getLogger("coursegen.coordinator")
@@ -38,14 +39,12 @@ class RequestHandler:
             await self.reject(str(exc), loose_ids(delivery.body))
             return
         try:
-            job_id, employees = await self.create_job(request)
+            job_id, runs = await self.create_job(request)
         except Rejected as exc:
-            await self.reject(
-                str(exc), {"event_id": request.event_id, "company_id": request.company_id, "job_id": request.job_id}
-            )
+            await self.reject(str(exc), {"event_id": request.event_id, "company_id": request.company_id})
             return
-        sessions = [session_id_for(job_id, e) for e in employees]
-        for employee_id, session_id in zip(employees, sessions, strict=True):
+        # From here on the job exists: a failure is retried, never answered with a rejection.
+        for employee_id, session_id in runs:
             await self.rt.bus.publish(
                 handoff_subject("planner"),
                 Handoff.create(
@@ -65,78 +64,63 @@ class RequestHandler:
                 company_id=request.company_id,
                 source="coordinator",
                 request_event_id=request.event_id,
-                employee_ids=employees,
-                session_ids=sessions,
+                employees=len(runs),
             ),
         )
 
-    async def create_job(self, request: JobRequested) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    async def create_job(self, request: JobRequested) -> tuple[uuid.UUID, list[tuple[uuid.UUID, str]]]:
         """Validate and create the job with its runs, once per request (a redelivery finds it)."""
-        db = self.rt.db
-        async with db.acquire() as conn, conn.transaction():
-            existing = await conn.fetchrow(
-                "SELECT job_id FROM course_generation_jobs WHERE request_event_id = $1", request.event_id
-            )
+        async with self.rt.db.transaction() as conn:
+            existing = await jobs.job_for_request(conn, request.event_id)
             if existing is not None:
-                rows = await conn.fetch(
-                    "SELECT employee_id FROM course_runs WHERE job_id = $1 ORDER BY started_at, employee_id",
-                    existing["job_id"],
-                )
-                return existing["job_id"], [r["employee_id"] for r in rows]
-            company = await conn.fetchrow("SELECT id, name FROM companies WHERE id = $1", request.company_id)
-            if company is None:
+                if existing.company_id != request.company_id:
+                    # Never mapped onto another company's job, and nothing said about it.
+                    raise Rejected("this request's event_id was already used by another request")
+                return existing.job_id, await runs.job_runs(conn, existing.job_id)
+            if not await people.company_exists(conn, request.company_id):
                 raise Rejected(f"unknown company {request.company_id}")
             employees = await self.resolve_employees(conn, request)
             job_id = request.job_id or uuid.uuid4()
-            if await conn.fetchval("SELECT 1 FROM course_generation_jobs WHERE job_id = $1", job_id):
-                raise Rejected(f"job {job_id} exists already (from another request)")
-            budget = request.token_budget or self.rt.settings.token_budget
-            await conn.execute(
-                """
-                INSERT INTO course_generation_jobs (job_id, company_id, initiated_by, total_employees, status,
-                                                    current_phase, job_config, request_event_id, started_at)
-                VALUES ($1, $2, $3, $4, 'pending', 'planning', $5, $6, now())
-                """,
-                job_id,
-                request.company_id,
-                request.requested_by,
-                len(employees),
-                {"token_budget": budget, "employee_ids": [str(e) for e in employees]},
-                request.event_id,
+            if await jobs.job_exists(conn, job_id):
+                raise Rejected(f"job_id {job_id} is taken: leave it out, or use a new one")
+            await jobs.create_job(
+                conn,
+                job_id=job_id,
+                company_id=request.company_id,
+                requested_by=request.requested_by,
+                employees=len(employees),
+                token_budget=request.token_budget or self.rt.settings.token_budget,
+                request_event_id=request.event_id,
             )
-            await conn.executemany(
-                """
-                INSERT INTO course_runs (session_id, job_id, company_id, employee_id, status, current_stage)
-                VALUES ($1, $2, $3, $4, 'pending', 'planner')
-                """,
-                [(session_id_for(job_id, e), job_id, request.company_id, e) for e in employees],
-            )
-        return job_id, employees
+            new_runs = [(session_id_for(job_id, e), e) for e in employees]
+            await runs.create_runs(conn, job_id, request.company_id, new_runs)
+        return job_id, [(e, s) for s, e in new_runs]
 
-    async def resolve_employees(self, conn: Any, request: JobRequested) -> list[uuid.UUID]:
+    async def resolve_employees(self, conn: Connection, request: JobRequested) -> list[uuid.UUID]:
+        limit = self.rt.settings.max_employees_per_job
         if request.all_employees:
-            rows = await conn.fetch(
-                "SELECT id FROM employees WHERE company_id = $1 AND is_active ORDER BY full_name, id",
-                request.company_id,
-            )
-            if not rows:
+            employees = await people.active_employee_ids(conn, request.company_id)
+            if not employees:
                 raise Rejected(f"company {request.company_id} has no active employees")
-            return [r["id"] for r in rows]
-        wanted = list(dict.fromkeys(request.employee_ids))
-        if not wanted:
-            raise Rejected("no employees: give employee_ids, or all_employees: true")
-        rows = await conn.fetch("SELECT id, company_id, is_active FROM employees WHERE id = ANY($1::uuid[])", wanted)
-        found = {r["id"]: r for r in rows}
-        unknown = [str(e) for e in wanted if e not in found]
+        else:
+            employees = list(dict.fromkeys(request.employee_ids))
+            if not employees:
+                raise Rejected("no employees: give employee_ids, or all_employees: true")
+        if len(employees) > limit:
+            raise Rejected(
+                f"{len(employees)} employees is more than one job may ask for ({limit}): split the request into jobs"
+            )
+        if request.all_employees:
+            return employees
+        active, inactive = await people.active_employees_among(conn, request.company_id, employees)
+        # Another company's employee is "unknown" here, exactly like one that does not exist.
+        unknown = [str(e) for e in employees if e not in active and e not in inactive]
         if unknown:
             raise Rejected(f"unknown employee(s): {', '.join(unknown)}")
-        foreign = [str(e) for e in wanted if found[e]["company_id"] != request.company_id]
-        if foreign:
-            raise Rejected(f"employee(s) of another company: {', '.join(foreign)}")
-        inactive = [str(e) for e in wanted if not found[e]["is_active"]]
-        if inactive:
-            raise Rejected(f"inactive employee(s): {', '.join(inactive)}")
-        return wanted
+        inactive_ids = [str(e) for e in employees if e in inactive]
+        if inactive_ids:
+            raise Rejected(f"inactive employee(s): {', '.join(inactive_ids)}")
+        return employees
 
     async def reject(self, reason: str, ids: dict[str, Any]) -> None:
         log.warning("job request rejected: %s", reason)
@@ -146,7 +130,6 @@ class RequestHandler:
             JobRejected(
                 event_id=uuid.uuid5(request_event_id, "rejected") if request_event_id else uuid.uuid4(),
                 request_event_id=request_event_id,
-                job_id=ids.get("job_id"),
                 company_id=ids.get("company_id"),
                 source="coordinator",
                 reason=reason,
@@ -154,8 +137,17 @@ class RequestHandler:
         )
 
     async def on_permanent(self, delivery: Delivery, error: PermanentError) -> None:
-        # Anything unexpected still answers the client: a request never vanishes.
-        await self.reject(f"internal error: {error}", loose_ids(delivery.body))
+        # Anything unexpected still answers the client, a request never vanishes; but a request
+        # whose job exists was accepted, and is never also rejected.
+        ids = loose_ids(delivery.body)
+        request_event_id = ids.get("event_id")
+        if request_event_id is not None:
+            async with self.rt.db.connection() as conn:
+                job = await jobs.job_for_request(conn, request_event_id)
+            if job is not None and job.company_id == ids.get("company_id"):
+                log.error("job %s was created, but handing it on failed for good: %s", job.job_id, error)
+                return
+        await self.reject(f"internal error: {error}", ids)
 
 
 def parse_request(body: bytes) -> JobRequested:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from agents import Agent
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from coursegen.enhancer.tools import get_approved_module, get_research_findings
+from coursegen.shared.events import ModuleHandoff
+from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
@@ -17,19 +19,19 @@ You enrich one approved module of a training course.
 Base every question on a finding; never test something the module does not teach."""
 
 
-class WorkedExample(BaseModel):
+class WorkedExample(AgentOutput):
     title: str
     scenario: str
     steps: list[str] = Field(min_length=2)
 
 
-class Exercise(BaseModel):
+class Exercise(AgentOutput):
     title: str
     task: str
     success_criteria: list[str] = Field(min_length=1)
 
 
-class QuizQuestion(BaseModel):
+class QuizQuestion(AgentOutput):
     question: str
     options: list[str] = Field(min_length=4, max_length=4)
     answer_index: int = Field(ge=0, le=3)
@@ -44,13 +46,13 @@ class QuizQuestion(BaseModel):
         return self
 
 
-class Enhancements(BaseModel):
+class Enhancements(AgentOutput):
     examples: list[WorkedExample] = Field(min_length=1)
     exercises: list[Exercise] = Field(min_length=1)
     quiz: list[QuizQuestion] = Field(min_length=1)
 
 
-enhancer_agent = Agent[StageContext](
+enhancer_agent = Agent[StageContext[ModuleHandoff]](
     name="enhancer",
     instructions=INSTRUCTIONS,
     tools=[get_approved_module, get_research_findings],

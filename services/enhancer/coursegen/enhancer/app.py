@@ -4,30 +4,35 @@ from __future__ import annotations
 
 from coursegen.enhancer.agent import Enhancements, enhancer_agent
 from coursegen.enhancer.policy import enhance_policy
-from coursegen.shared.artifacts import claim_unless_stored
-from coursegen.shared.stage import RunInfo, StageContext, StageSpec, hand_on, stage_service
-from coursegen.shared.store import Executor
+from coursegen.shared.events import ModuleHandoff
+from coursegen.shared.stage import RunInfo, StageContext, StageSpec, claim_unless, hand_on, stage_service
+from coursegen.shared.store import Connection, enrichment
 
 
-async def store(db: Executor, ctx: StageContext, out: Enhancements, info: RunInfo) -> None:
-    h = ctx.handoff
-    await db.execute(
-        "INSERT INTO module_enhancements (session_id, module_index, job_id, examples, exercises, quiz) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        h.session_id,
-        h.module_index,
-        h.job_id,
-        [e.model_dump() for e in out.examples],
-        [e.model_dump() for e in out.exercises],
-        [q.model_dump() for q in out.quiz],
+async def stored(conn: Connection, h: ModuleHandoff) -> bool:
+    return await enrichment.enhancements_exist(conn, h.session_id, h.module_index)
+
+
+async def store(conn: Connection, ctx: StageContext[ModuleHandoff], out: Enhancements, info: RunInfo) -> None:
+    await enrichment.insert_enhancements(
+        conn,
+        session_id=ctx.run.session_id,
+        module_index=ctx.module_index,
+        job_id=ctx.run.job_id,
+        out=enrichment.Enhancements(
+            examples=[e.model_dump() for e in out.examples],
+            exercises=[e.model_dump() for e in out.exercises],
+            quiz=[q.model_dump() for q in out.quiz],
+        ),
     )
 
 
-spec = StageSpec[Enhancements](
+spec = StageSpec[ModuleHandoff, Enhancements](
     name="enhancer",
+    handoff=ModuleHandoff,
     agent=enhancer_agent,
     policy=enhance_policy,
-    claim=claim_unless_stored("module_enhancements"),
+    claim=claim_unless(stored),
     store=store,
     route=hand_on("multimedia"),
 )

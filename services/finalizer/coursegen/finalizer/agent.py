@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from agents import Agent
-from pydantic import BaseModel
 
 from coursegen.finalizer.tools import get_course_outline
+from coursegen.shared.events import ModuleHandoff
+from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
@@ -15,13 +16,16 @@ how the modules build on each other), how to use the course week by week, and a
 closing note. Mention any module that passed review with a warning."""
 
 
-class CourseFrame(BaseModel):
+class CourseFrame(AgentOutput):
     overview: str
+    """What the course is for and how its modules build on each other (one or two paragraphs)."""
     how_to_use: str
+    """How to work through the course week by week."""
     closing: str
+    """A closing note; names any module that passed review with a warning."""
 
 
-finalizer_agent = Agent[StageContext](
+finalizer_agent = Agent[StageContext[ModuleHandoff]](
     name="finalizer",
     instructions=INSTRUCTIONS,
     tools=[get_course_outline],

@@ -6,26 +6,14 @@ import re
 from typing import Any
 
 from coursegen.finalizer.agent import CourseFrame
-from coursegen.shared.store import Executor
+from coursegen.shared.store import Connection, courses, plans
 
 
-async def gather(db: Executor, session_id: str) -> dict[str, Any]:
-    plan = await db.fetchrow("SELECT * FROM cm_course_plans WHERE session_id = $1", session_id)
-    modules = await db.fetch(
-        """
-        SELECT c.*, q.decision, q.score, r.sources, e.examples, e.exercises, e.quiz,
-               m.diagram_mermaid, m.alt_text, m.narration_script
-          FROM quality_reports q
-          JOIN cm_module_content c USING (session_id, module_index, revision)
-          JOIN research_findings r USING (session_id, module_index)
-          JOIN module_enhancements e USING (session_id, module_index)
-          JOIN module_multimedia m USING (session_id, module_index)
-         WHERE q.session_id = $1 AND q.decision <> 'revise'
-         ORDER BY c.module_index
-        """,
-        session_id,
-    )
-    return {"plan": dict(plan) if plan else None, "modules": [dict(m) for m in modules]}
+async def gather(conn: Connection, session_id: str) -> dict[str, Any]:
+    """The stored plan and every module as quality let it through, with its research and enrichments."""
+    plan = await plans.get_plan(conn, session_id)
+    modules = await courses.passed_modules(conn, session_id)
+    return {"plan": plan.model_dump(), "modules": [m.model_dump() for m in modules]}
 
 
 def to_markdown(parts: dict[str, Any], frame: CourseFrame) -> str:

@@ -6,47 +6,25 @@ import json
 
 from agents import RunContextWrapper, function_tool
 
-from coursegen.shared.errors import InvalidData
+from coursegen.shared.events import ModuleHandoff
 from coursegen.shared.stage import StageContext
+from coursegen.shared.store import courses, plans
 
 
 @function_tool(failure_error_function=None)
-async def get_course_outline(ctx: RunContextWrapper[StageContext]) -> str:
+async def get_course_outline(ctx: RunContextWrapper[StageContext[ModuleHandoff]]) -> str:
     """The course title, summary, learning path and each module's title, takeaways and review warnings."""
-    h = ctx.context.handoff
-    db = ctx.context.db
-    plan = await db.fetchrow(
-        "SELECT course_title, course_structure, learning_path, course_duration_weeks, employee_profile "
-        "FROM cm_course_plans WHERE session_id = $1",
-        h.session_id,
-    )
-    if plan is None:
-        raise InvalidData(f"no course plan for session {h.session_id}")
-    modules = await db.fetch(
-        """
-        SELECT c.module_index, c.module_name, c.module_spec -> 'key_takeaways' AS takeaways, q.decision
-          FROM quality_reports q
-          JOIN cm_module_content c USING (session_id, module_index, revision)
-         WHERE q.session_id = $1 AND q.decision <> 'revise'
-         ORDER BY c.module_index
-        """,
-        h.session_id,
-    )
+    c = ctx.context
+    async with c.db.connection() as conn:
+        plan = await plans.get_plan(conn, c.run.session_id)
+        modules = await courses.outline_modules(conn, c.run.session_id)
     return json.dumps(
         {
-            "course_title": plan["course_title"],
-            "summary": plan["course_structure"]["summary"],
-            "weeks": plan["course_duration_weeks"],
-            "target_role": plan["employee_profile"].get("target_role"),
-            "learning_path": plan["learning_path"],
-            "modules": [
-                {
-                    "index": m["module_index"],
-                    "title": m["module_name"],
-                    "takeaways": m["takeaways"],
-                    "passed_with_warning": m["decision"] == "pass_with_warning",
-                }
-                for m in modules
-            ],
+            "course_title": plan.course_title,
+            "summary": plan.summary,
+            "weeks": plan.course_duration_weeks,
+            "target_role": plan.employee_profile.get("target_role"),
+            "learning_path": plan.learning_path,
+            "modules": [m.model_dump() for m in modules],
         }
     )

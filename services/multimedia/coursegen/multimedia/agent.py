@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import mermaid_render
 from agents import Agent
-from pydantic import BaseModel, field_validator
+from pydantic import field_validator
 
 from coursegen.multimedia.tools import get_module_outline
+from coursegen.shared.events import ModuleHandoff
+from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
@@ -17,7 +19,7 @@ You add media to one module of a training course.
    of two to three minutes that walks through the module."""
 
 
-class Media(BaseModel):
+class Media(AgentOutput):
     diagram_mermaid: str
     """Mermaid source of a flowchart of the module's learning flow."""
     alt_text: str
@@ -33,7 +35,7 @@ class Media(BaseModel):
         return source
 
 
-multimedia_agent = Agent[StageContext](
+multimedia_agent = Agent[StageContext[ModuleHandoff]](
     name="multimedia",
     instructions=INSTRUCTIONS,
     tools=[get_module_outline],

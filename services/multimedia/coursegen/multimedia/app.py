@@ -6,31 +6,36 @@ import mermaid_render
 
 from coursegen.multimedia.agent import Media, multimedia_agent
 from coursegen.multimedia.policy import media_policy
-from coursegen.shared.artifacts import claim_unless_stored
-from coursegen.shared.stage import RunInfo, StageContext, StageSpec, hand_on, stage_service
-from coursegen.shared.store import Executor
+from coursegen.shared.events import ModuleHandoff
+from coursegen.shared.stage import RunInfo, StageContext, StageSpec, claim_unless, hand_on, stage_service
+from coursegen.shared.store import Connection, enrichment
 
 
-async def store(db: Executor, ctx: StageContext, out: Media, info: RunInfo) -> None:
-    h = ctx.handoff
-    await db.execute(
-        "INSERT INTO module_multimedia (session_id, module_index, job_id, diagram_mermaid, diagram_svg, alt_text, "
-        "narration_script) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        h.session_id,
-        h.module_index,
-        h.job_id,
-        out.diagram_mermaid,
-        mermaid_render.mermaid_to_svg(out.diagram_mermaid).decode(),
-        out.alt_text,
-        out.narration_script,
+async def stored(conn: Connection, h: ModuleHandoff) -> bool:
+    return await enrichment.multimedia_exists(conn, h.session_id, h.module_index)
+
+
+async def store(conn: Connection, ctx: StageContext[ModuleHandoff], out: Media, info: RunInfo) -> None:
+    await enrichment.insert_multimedia(
+        conn,
+        session_id=ctx.run.session_id,
+        module_index=ctx.module_index,
+        job_id=ctx.run.job_id,
+        out=enrichment.Multimedia(
+            diagram_mermaid=out.diagram_mermaid,
+            diagram_svg=mermaid_render.mermaid_to_svg(out.diagram_mermaid).decode(),
+            alt_text=out.alt_text,
+            narration_script=out.narration_script,
+        ),
     )
 
 
-spec = StageSpec[Media](
+spec = StageSpec[ModuleHandoff, Media](
     name="multimedia",
+    handoff=ModuleHandoff,
     agent=multimedia_agent,
     policy=media_policy,
-    claim=claim_unless_stored("module_multimedia"),
+    claim=claim_unless(stored),
     store=store,
     route=hand_on("finalizer"),
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from agents import Agent
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from coursegen.planner.tools import analyze_skill_gaps, get_employee_profile
+from coursegen.shared.events import CourseHandoff
+from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
@@ -19,7 +21,7 @@ You plan a personalized training course for one employee.
 Never invent skills that are not in the gap analysis."""
 
 
-class SkillGap(BaseModel):
+class SkillGap(AgentOutput):
     skill: str
     """The skill's name, as in the gap analysis."""
     current_level: int
@@ -31,7 +33,7 @@ class SkillGap(BaseModel):
     priority_score: float
 
 
-class PlannedModule(BaseModel):
+class PlannedModule(AgentOutput):
     title: str
     skills: list[str] = Field(min_length=1)
     """The gaps (skill names) this module closes."""
@@ -46,7 +48,7 @@ class PlannedModule(BaseModel):
     """critical, high, medium or low: the most severe gap the module covers."""
 
 
-class CoursePlan(BaseModel):
+class CoursePlan(AgentOutput):
     course_title: str
     summary: str
     """Two sentences: who the course is for and what it closes."""
@@ -55,7 +57,7 @@ class CoursePlan(BaseModel):
     course_duration_weeks: int = Field(ge=0)
 
 
-planner_agent = Agent[StageContext](
+planner_agent = Agent[StageContext[CourseHandoff]](
     name="planner",
     instructions=INSTRUCTIONS,
     tools=[get_employee_profile, analyze_skill_gaps],

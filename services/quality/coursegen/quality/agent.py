@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from agents import Agent
-from pydantic import BaseModel
 
 from coursegen.quality.tools import get_module_draft, score_module
+from coursegen.shared.events import ModuleHandoff
+from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
@@ -16,14 +17,14 @@ You review one module draft of a training course.
 You do not decide pass or fail: the rubric's score does."""
 
 
-class Review(BaseModel):
+class Review(AgentOutput):
     summary: str
     feedback: list[str]
     """Concrete changes the writer must make; empty when there is nothing to change."""
     strengths: list[str]
 
 
-quality_agent = Agent[StageContext](
+quality_agent = Agent[StageContext[ModuleHandoff]](
     name="quality",
     instructions=INSTRUCTIONS,
     tools=[score_module, get_module_draft],

@@ -11,76 +11,70 @@ from coursegen.quality.agent import Review, quality_agent
 from coursegen.quality.policy import review_policy
 from coursegen.quality.rubric import Rubric
 from coursegen.quality.tools import measure_draft
-from coursegen.shared.artifacts import claim_unless_stored
-from coursegen.shared.events import Event, Handoff
+from coursegen.shared.errors import InvalidData
+from coursegen.shared.events import Event, ModuleHandoff
 from coursegen.shared.service import Runtime
-from coursegen.shared.stage import RunInfo, StageContext, StageSpec, stage_service
-from coursegen.shared.store import Executor
+from coursegen.shared.stage import RunInfo, StageContext, StageSpec, claim_unless, stage_service
+from coursegen.shared.store import Connection, quality
+from coursegen.shared.store.quality import Decision
 from coursegen.shared.subjects import handoff_subject
 
 PASS_MARK = 80.0
 MAX_REVISIONS = 2
 
 
-def decide(rubric: Rubric, revision: int, *, pass_mark: float = PASS_MARK, max_revisions: int = MAX_REVISIONS) -> str:
+def decide(
+    rubric: Rubric, revision: int, *, pass_mark: float = PASS_MARK, max_revisions: int = MAX_REVISIONS
+) -> Decision:
     """pass, revise, or pass_with_warning once the revisions are spent."""
     if rubric.score >= pass_mark and rubric.hard_checks_pass:
-        return "pass"
-    return "revise" if revision < max_revisions else "pass_with_warning"
+        return Decision.PASS
+    return Decision.REVISE if revision < max_revisions else Decision.PASS_WITH_WARNING
 
 
-async def store(db: Executor, ctx: StageContext, review: Review, info: RunInfo) -> None:
-    h = ctx.handoff
-    if "rubric" not in ctx.scratch:
-        await measure_draft(ctx)  # the model skipped the tool: measure anyway, the verdict needs it
-    rubric: Rubric = ctx.scratch["rubric"]
+async def stored(conn: Connection, h: ModuleHandoff) -> bool:
+    return await quality.get_report(conn, h.session_id, h.module_index, h.revision) is not None
+
+
+async def store(conn: Connection, ctx: StageContext[ModuleHandoff], review: Review, info: RunInfo) -> None:
+    h, run = ctx.handoff, ctx.run
+    # The verdict is the code's, measured again from the stored draft whatever the model wrote.
+    rubric = await measure_draft(conn, run.session_id, h.module_index, h.revision)
     decision = decide(rubric, h.revision)
-    # Whatever the model wrote, every measured problem reaches the writer.
+    # Every measured problem reaches the writer.
     feedback = list(dict.fromkeys([*rubric.feedback(), *review.feedback]))
-    if decision == "pass_with_warning":
+    if decision is Decision.PASS_WITH_WARNING:
         feedback.insert(0, f"warning: passed after {h.revision} revision(s) below the pass mark ({rubric.score:.0f})")
-    await db.execute(
-        """
-        INSERT INTO quality_reports (session_id, module_index, revision, job_id, score, passed, decision, rubric,
-                                     feedback)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-        """,
-        h.session_id,
-        h.module_index,
-        h.revision,
-        h.job_id,
-        rubric.score,
-        decision != "revise",
-        decision,
-        {**rubric.as_dict(), "summary": review.summary, "strengths": review.strengths},
-        feedback,
-    )
-    await db.execute(
-        "UPDATE cm_module_content SET status = $4 WHERE session_id = $1 AND module_index = $2 AND revision = $3",
-        h.session_id,
-        h.module_index,
-        h.revision,
-        "revision" if decision == "revise" else "approved",
+    await quality.insert_report(
+        conn,
+        session_id=run.session_id,
+        module_index=h.module_index,
+        revision=h.revision,
+        job_id=run.job_id,
+        report=quality.QualityReport(
+            score=rubric.score,
+            decision=decision,
+            rubric={**rubric.as_dict(), "summary": review.summary, "strengths": review.strengths},
+            feedback=feedback,
+        ),
     )
 
 
-async def route(db: Executor, h: Handoff) -> list[tuple[str, Event]]:
-    decision = await db.fetchval(
-        "SELECT decision FROM quality_reports WHERE session_id = $1 AND module_index = $2 AND revision = $3",
-        h.session_id,
-        h.module_index,
-        h.revision,
-    )
-    if decision == "revise":
+async def route(conn: Connection, h: ModuleHandoff) -> list[tuple[str, Event]]:
+    report = await quality.get_report(conn, h.session_id, h.module_index, h.revision)
+    if report is None:
+        raise InvalidData(f"no quality report for {h.session_id} module {h.module_index} revision {h.revision}")
+    if report.decision is Decision.REVISE:
         return [(handoff_subject("content"), h.next("content", revision=h.revision + 1))]
     return [(handoff_subject("enhancer"), h.next("enhancer"))]
 
 
-spec = StageSpec[Review](
+spec = StageSpec[ModuleHandoff, Review](
     name="quality",
+    handoff=ModuleHandoff,
     agent=quality_agent,
     policy=review_policy,
-    claim=claim_unless_stored("quality_reports"),
+    claim=claim_unless(stored),
     store=store,
     route=route,
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from agents import Agent
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from coursegen.researcher.tools import get_module_brief, search_knowledge_base
+from coursegen.shared.events import ModuleHandoff
+from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
@@ -23,7 +25,7 @@ A web source has an empty passage_id, the page's url, its title as document, and
 verbatim sentence of the page as quote. Prefer the knowledge base where it has the answer."""
 
 
-class Source(BaseModel):
+class Source(AgentOutput):
     ref: int = Field(ge=1)
     """The citation number, [ref] in the content."""
     passage_id: str
@@ -36,20 +38,20 @@ class Source(BaseModel):
     """A web page's address, when the source is a web search result rather than a passage."""
 
 
-class Finding(BaseModel):
+class Finding(AgentOutput):
     skill: str
     """The module skill the finding is about."""
     statement: str
     source_ref: int = Field(ge=1)
 
 
-class ResearchFindings(BaseModel):
+class ResearchFindings(AgentOutput):
     summary: str
     findings: list[Finding]
     sources: list[Source]
 
 
-researcher_agent = Agent[StageContext](
+researcher_agent = Agent[StageContext[ModuleHandoff]](
     name="researcher",
     instructions=INSTRUCTIONS,
     tools=[get_module_brief, search_knowledge_base],

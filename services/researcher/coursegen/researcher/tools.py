@@ -7,38 +7,33 @@ from typing import Annotated
 
 from agents import RunContextWrapper, function_tool
 
-from coursegen.shared import artifacts, kb
+from coursegen.shared.events import ModuleHandoff
 from coursegen.shared.stage import StageContext
+from coursegen.shared.store import kb, plans
 
 
 @function_tool(failure_error_function=None)
-async def get_module_brief(ctx: RunContextWrapper[StageContext]) -> str:
+async def get_module_brief(ctx: RunContextWrapper[StageContext[ModuleHandoff]]) -> str:
     """The module to research: its title, the skills it closes, its objectives and suggested queries."""
-    h = ctx.context.handoff
-    assert h.module_index is not None
-    return json.dumps(await artifacts.module_brief(ctx.context.db, h.session_id, h.module_index))
+    c = ctx.context
+    async with c.db.connection() as conn:
+        brief = await plans.module_brief(conn, c.run.session_id, c.module_index)
+    return brief.model_dump_json()
 
 
 @function_tool(failure_error_function=None)
 async def search_knowledge_base(
-    ctx: RunContextWrapper[StageContext],
+    ctx: RunContextWrapper[StageContext[ModuleHandoff]],
     query: Annotated[str, "What to look for: a skill, a practice, a question"],
     limit: Annotated[int, "How many passages at most (1-8)"] = 4,
 ) -> str:
     """Search the company's knowledge base and the shared library. Returns passages with their ids."""
     c = ctx.context
-    hits = await kb.search(c.db, c.handoff.company_id, query, limit=max(1, min(8, limit)))
-    seen = c.scratch.setdefault("passages", {})
-    for hit in hits:
-        seen[str(hit["passage_id"])] = hit
+    async with c.db.connection() as conn:
+        hits = await kb.search(conn, c.run.company_id, query, limit=max(1, min(8, limit)))
     return json.dumps(
         [
-            {
-                "passage_id": str(h["passage_id"]),
-                "document": h["document"],
-                "heading": h["heading"],
-                "text": h["content"],
-            }
+            {"passage_id": str(h.passage_id), "document": h.document, "heading": h.heading, "text": h.content}
             for h in hits
         ]
     )

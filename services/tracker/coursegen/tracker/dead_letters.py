@@ -20,10 +20,15 @@ from coursegen.shared.consume import Delivery
 from coursegen.shared.errors import InvalidEvent, PermanentError
 from coursegen.shared.events import Handoff, JobRejected, StageFailed, derived_id
 from coursegen.shared.service import Runtime
-from coursegen.shared.store.runs import mark_run_failed
-from coursegen.shared.subjects import JOB_REJECTED, JOB_REQUESTED, STAGE_FAILED, STREAM
+from coursegen.shared.store.runs import fail_run
+from coursegen.shared.subjects import JOB_REJECTED, JOB_REQUESTED, STAGE_FAILED, STAGES, STREAM, durable_name
 
 log = logging.getLogger("coursegen.tracker")
+
+DEAD_LETTER_CONSUMERS = frozenset(
+    {*(durable_name(stage) for stage in STAGES), durable_name("coordinator") + "-requests"}
+)
+"""The consumers whose dead letters fail a course run (or answer a job request)."""
 
 
 class DeadLetterHandler:
@@ -38,6 +43,11 @@ class DeadLetterHandler:
             deliveries = int(advisory.get("deliveries", 0))
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidEvent(f"not a MAX_DELIVERIES advisory: {exc}") from exc
+        if consumer not in DEAD_LETTER_CONSUMERS:
+            # Only a stage's or the coordinator's messages fail course runs. The tracker's own
+            # consumer running out of deliveries never does: it failed to record, not the run.
+            log.error("consumer %s ran out of deliveries on message %d; recorded, no run failed", consumer, sequence)
+            return
         js = self.rt.broker.connection.jetstream()
         try:
             original = await js.get_msg(STREAM, sequence)
@@ -57,10 +67,12 @@ class DeadLetterHandler:
         except ValidationError:
             log.warning("dead letter %d on %s is not a handoff; recorded only", sequence, subject)
             return
-        if await mark_run_failed(
-            self.rt.db, handoff.session_id, stage=handoff.stage, kind="max_deliveries", message=reason,
-            attempts=deliveries,
-        ):  # fmt: skip
+        async with self.rt.db.connection() as conn:
+            failed = await fail_run(
+                conn, handoff.session_id, epoch=handoff.epoch, stage=handoff.stage, kind="max_deliveries",
+                message=reason, attempts=deliveries,
+            )  # fmt: skip
+        if failed:
             log.error("course run %s failed at %s: %s", handoff.session_id, handoff.stage, reason)
         await self.rt.bus.publish(
             STAGE_FAILED,

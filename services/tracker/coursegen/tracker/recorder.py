@@ -10,6 +10,7 @@ from typing import Any
 from coursegen.shared.consume import Delivery
 from coursegen.shared.errors import InvalidEvent, PermanentError
 from coursegen.shared.service import Runtime
+from coursegen.shared.store import handoffs, runs
 from coursegen.shared.store.rejected import record_rejected
 from coursegen.shared.subjects import (
     COURSE_READY,
@@ -76,54 +77,58 @@ class EventRecorder:
             raise InvalidEvent(f"not JSON: {exc}") from exc
         if not isinstance(event, dict) or _uuid(event.get("event_id")) is None:
             raise InvalidEvent("not an event: no valid event_id")
-        subject = delivery.subject
-        sender, receiver = route_of(subject, event)
-        failed = subject in (STAGE_FAILED, JOB_REJECTED)
-        job_id = _uuid(event.get("job_id"))
-        module_index = event.get("module_index")
-        inserted = await self.rt.db.fetchval(
-            """
-            INSERT INTO cm_agent_handoffs (event_id, subject, job_id, company_id, employee_id, session_id,
-                                           module_index, revision, from_agent, to_agent, handoff_context,
-                                           occurred_at, success, error_details, retry_count, trace_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::timestamptz, $13, $14, $15, $16)
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING handoff_id
-            """,
-            _uuid(event["event_id"]),
-            subject,
-            job_id,
-            _uuid(event.get("company_id")),
-            _uuid(event.get("employee_id")),
-            event.get("session_id") if isinstance(event.get("session_id"), str) else None,
-            module_index if isinstance(module_index, int) else None,
-            event.get("revision") if isinstance(event.get("revision"), int) else None,
-            sender,
-            receiver,
-            event,
-            event.get("occurred_at") if isinstance(event.get("occurred_at"), str) else None,
-            not failed,
-            (event.get("message") or event.get("reason")) if failed else None,
-            max(0, int(event.get("attempt") or 1) - 1) if subject == STAGE_FAILED else 0,
-            trace_id_of(delivery.headers),
-        )
-        if inserted is None:
-            log.debug("event %s recorded already", event["event_id"])
-        elif isinstance(event.get("session_id"), str) and not failed:
-            # Any event of a run is progress: the stall watcher looks for runs without any.
-            await self.rt.db.execute(
-                "UPDATE course_runs SET last_progress_at = now() WHERE session_id = $1", event["session_id"]
-            )
-        if job_id is not None and subject != JOB_COMPLETED:
-            await refresh_job(self.rt.db, self.rt.bus, job_id, subject=subject)
+        record = event_record(delivery.subject, event, delivery.headers)
+        async with self.rt.db.connection() as conn:
+            inserted = await handoffs.record_event(conn, record)
+            if not inserted:
+                log.debug("event %s recorded already", record.event_id)
+            elif record.session_id is not None and record.success:
+                await runs.touch(conn, record.session_id)
+        if record.job_id is not None and delivery.subject != JOB_COMPLETED:
+            await refresh_job(self.rt.db, self.rt.bus, record.job_id, subject=delivery.subject)
 
     async def on_permanent(self, delivery: Delivery, error: PermanentError) -> None:
-        # Recorded, never re-published: the tracker must not feed the bus its own failures.
-        await record_rejected(
-            self.rt.db,
-            subject=delivery.subject,
-            service="tracker",
-            reason=str(error),
-            body=delivery.body,
-            headers=delivery.headers,
-        )
+        # Recorded, never re-published: the tracker must not feed the bus its own failures,
+        # and they never fail a course run.
+        async with self.rt.db.connection() as conn:
+            await record_rejected(
+                conn,
+                subject=delivery.subject,
+                service="tracker",
+                reason=str(error),
+                body=delivery.body,
+                headers=delivery.headers,
+            )
+
+
+def event_record(subject: str, event: dict[str, Any], headers: Any) -> handoffs.EventRecord:
+    """What the tracker records of an event: its envelope, read leniently (another team's client may send it)."""
+    sender, receiver = route_of(subject, event)
+    failed = subject in (STAGE_FAILED, JOB_REJECTED)
+    module_index = event.get("module_index")
+    revision = event.get("revision")
+    return handoffs.EventRecord(
+        event_id=_uuid(event["event_id"]),  # type: ignore[arg-type]
+        subject=subject,
+        job_id=_uuid(event.get("job_id")),
+        company_id=_uuid(event.get("company_id")),
+        employee_id=_uuid(event.get("employee_id")),
+        session_id=event.get("session_id") if isinstance(event.get("session_id"), str) else None,
+        module_index=module_index if isinstance(module_index, int) and not isinstance(module_index, bool) else None,
+        revision=revision if isinstance(revision, int) and not isinstance(revision, bool) else None,
+        from_agent=sender,
+        to_agent=receiver,
+        context=event,
+        occurred_at=event.get("occurred_at") if isinstance(event.get("occurred_at"), str) else None,
+        success=not failed,
+        error_details=str(event.get("message") or event.get("reason")) if failed else None,
+        retry_count=max(0, _int(event.get("attempt"), 1) - 1) if subject == STAGE_FAILED else 0,
+        trace_id=trace_id_of(headers),
+    )
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

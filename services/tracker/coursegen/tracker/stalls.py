@@ -18,8 +18,9 @@ import logging
 
 from nats.js.errors import NotFoundError
 
-from coursegen.shared.jobs import resume_runs
+from coursegen.shared.jobs import resume_stalled
 from coursegen.shared.service import Runtime
+from coursegen.shared.store import locks, runs
 from coursegen.shared.subjects import STAGES, STREAM, durable_name
 
 log = logging.getLogger("coursegen.tracker")
@@ -46,28 +47,17 @@ async def sweep(runtime: Runtime) -> int:
     if queued:
         log.debug("no stall sweep: %d handoff(s) still queued at the stages", queued)
         return 0
-    async with runtime.db.acquire() as conn:
-        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", SWEEP_LOCK):
+    async with runtime.db.connection() as conn:
+        if not await locks.try_lock(conn, SWEEP_LOCK):
             return 0
         try:
-            rows = await conn.fetch(
-                """
-                SELECT r.session_id
-                  FROM course_runs r JOIN course_generation_jobs j USING (job_id)
-                 WHERE r.status IN ('pending', 'running')
-                   AND j.status IN ('pending', 'running')
-                   AND r.last_progress_at < now() - make_interval(secs => $1)
-                 ORDER BY r.last_progress_at
-                 LIMIT 500
-                """,
-                runtime.settings.stall_after_seconds,
-            )
-            if rows:
-                log.warning("re-driving %d stalled course run(s)", len(rows))
-                await resume_runs(conn, runtime.bus, [r["session_id"] for r in rows])
-            return len(rows)
+            stalled = await runs.stalled_sessions(conn, quiet_seconds=runtime.settings.stall_after_seconds)
+            if not stalled:
+                return 0
+            log.warning("re-driving %d stalled course run(s)", len(stalled))
+            return await resume_stalled(conn, runtime.bus, stalled)
         finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", SWEEP_LOCK)
+            await locks.unlock(conn, SWEEP_LOCK)
 
 
 async def watch_for_stalls(runtime: Runtime) -> None:

@@ -1,6 +1,16 @@
 """Models for the agents: the offline model and the resolution of ``COURSEGEN_MODEL``."""
 
 from coursegen.shared.models.offline import OfflineModel, Policy, PolicyView, ToolCall
+from coursegen.shared.models.output import AgentOutput
 from coursegen.shared.models.resolve import ModelChoice, model_problems, resolve_model
 
-__all__ = ["ModelChoice", "OfflineModel", "Policy", "PolicyView", "ToolCall", "model_problems", "resolve_model"]
+__all__ = [
+    "AgentOutput",
+    "ModelChoice",
+    "OfflineModel",
+    "Policy",
+    "PolicyView",
+    "ToolCall",
+    "model_problems",
+    "resolve_model",
+]

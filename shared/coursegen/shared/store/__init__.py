@@ -9,20 +9,24 @@ caller's stored record or signed-in user, never from a message.
 
 from coursegen.shared.store._pool import (
     COMPANY_SETTING,
+    AlreadyStored,
     Connection,
     Database,
     Executor,
     connect,
     scope_to_company,
+    unit_of_work,
     wait_for_database,
 )
 
 __all__ = [
     "COMPANY_SETTING",
+    "AlreadyStored",
     "Connection",
     "Database",
     "Executor",
     "connect",
     "scope_to_company",
+    "unit_of_work",
     "wait_for_database",
 ]

@@ -48,6 +48,20 @@ class Database:
         await self.pool.close()
 
 
+class AlreadyStored(Exception):
+    """A row with the same unique key is stored already: the work it records is done."""
+
+
+@contextlib.asynccontextmanager
+async def unit_of_work(conn: Connection) -> AsyncIterator[Connection]:
+    """A transaction for one unit of work's output; a unique violation on its key is ``AlreadyStored``."""
+    try:
+        async with conn.transaction():
+            yield conn
+    except asyncpg.UniqueViolationError as exc:
+        raise AlreadyStored(str(exc)) from exc
+
+
 async def scope_to_company(conn: Connection, company_id: uuid.UUID) -> None:
     """Scope the current transaction to one company (the setting row-level security reads)."""
     await conn.execute("SELECT set_config($1, $2, true)", COMPANY_SETTING, str(company_id))

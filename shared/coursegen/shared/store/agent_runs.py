@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 
-from coursegen.shared.store._pool import Executor
+from coursegen.shared.store._pool import Connection
+
+
+class AgentRunStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    """The run failed part-way; what it spent is recorded (and counts against the budget)."""
+    DISCARDED = "discarded"
+    """Another delivery stored the same unit of work first: a re-run, counted on its own."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +33,7 @@ class AgentRunRecord:
     tool_calls: int
     duration_ms: int
     attempt: int
-    status: str
+    status: AgentRunStatus
     error: str | None = None
     input_text_tokens: int = 0
     """tiktoken count of everything the model was sent (the tokens the agent actually received)."""
@@ -34,9 +43,9 @@ class AgentRunRecord:
     """Which replica ran it (host, process, instance)."""
 
 
-async def insert_agent_run(db: Executor, r: AgentRunRecord) -> uuid.UUID | None:
+async def insert_agent_run(conn: Connection, r: AgentRunRecord) -> uuid.UUID | None:
     """Insert the record; None when a successful run of this unit of work is already stored."""
-    run_id: uuid.UUID | None = await db.fetchval(
+    run_id: uuid.UUID | None = await conn.fetchval(
         """
         INSERT INTO agent_runs (job_id, session_id, employee_id, stage, module_index, revision, model,
                                 input_tokens, output_tokens, requests, turns, tool_calls, duration_ms,
@@ -59,10 +68,18 @@ async def insert_agent_run(db: Executor, r: AgentRunRecord) -> uuid.UUID | None:
         r.tool_calls,
         r.duration_ms,
         r.attempt,
-        r.status,
+        str(r.status),
         r.error,
         r.input_text_tokens,
         r.transcript_tokens,
         r.worker,
     )
     return run_id
+
+
+async def tokens_used(conn: Connection, job_id: uuid.UUID) -> int:
+    """Every token the job's agent runs spent, failed and discarded runs included."""
+    used: int = await conn.fetchval(
+        "SELECT coalesce(sum(input_tokens::bigint + output_tokens), 0) FROM agent_runs WHERE job_id = $1", job_id
+    )
+    return used

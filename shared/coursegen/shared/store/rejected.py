@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from coursegen.shared.store._pool import Executor
+from coursegen.shared.store._pool import Connection
 
 MAX_PAYLOAD_CHARS = 100_000
 
@@ -15,9 +15,9 @@ def storable(text: str) -> str:
 
 
 async def record_rejected(
-    db: Executor, *, subject: str, service: str, reason: str, body: bytes, headers: Mapping[str, str]
+    conn: Connection, *, subject: str, service: str, reason: str, body: bytes, headers: Mapping[str, str]
 ) -> None:
-    await db.execute(
+    await conn.execute(
         "INSERT INTO rejected_messages (subject, service, reason, payload, headers) VALUES ($1, $2, $3, $4, $5)",
         storable(subject),
         service,

@@ -1,67 +1,269 @@
-"""Jobs and course runs: what the coordinator creates and every stage updates."""
+"""Course runs (``course_runs``): one employee in one job, keyed by ``session_id``.
+
+This module is the one owner of ``course_runs.status``. Each allowed transition
+is one function; a transition the table below does not allow is refused with
+``TransitionRefused`` and never written. A migration mirrors the table in a
+trigger, so no other writer can get past it either.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from enum import StrEnum
 
-from coursegen.shared.store._pool import Executor
+from pydantic import BaseModel, ConfigDict
 
-TERMINAL_RUN_STATUSES = ("completed", "no_gaps", "failed", "cancelled")
-TERMINAL_JOB_STATUSES = ("completed", "completed_with_errors", "failed", "cancelled")
-
-
-async def job_status(db: Executor, job_id: uuid.UUID) -> str | None:
-    status: str | None = await db.fetchval("SELECT status FROM course_generation_jobs WHERE job_id = $1", job_id)
-    return status
+from coursegen.shared.errors import TransitionRefused
+from coursegen.shared.store._pool import Connection
 
 
-async def get_run(db: Executor, session_id: str) -> dict[str, Any] | None:
-    row = await db.fetchrow("SELECT * FROM course_runs WHERE session_id = $1", session_id)
-    return dict(row) if row else None
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    NO_GAPS = "no_gaps"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def ended(self) -> bool:
+        """The run will do no more work unless a resume reopens it (only a failed one can be)."""
+        return self in ENDED_RUN_STATUSES
 
 
-async def mark_stage_started(db: Executor, session_id: str, stage: str) -> None:
-    """Record that a stage is working on the run (for progress and stall detection)."""
-    await db.execute(
+ENDED_RUN_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.NO_GAPS, RunStatus.FAILED, RunStatus.CANCELLED})
+FINAL_RUN_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.NO_GAPS, RunStatus.CANCELLED})
+"""Never left again: not even a resume reopens these."""
+ACTIVE_RUN_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
+
+RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.PENDING: frozenset({RunStatus.RUNNING, *ENDED_RUN_STATUSES}),
+    RunStatus.RUNNING: frozenset({RunStatus.RUNNING, *ENDED_RUN_STATUSES}),
+    RunStatus.FAILED: frozenset({RunStatus.RUNNING}),  # resume
+    RunStatus.COMPLETED: frozenset(),
+    RunStatus.NO_GAPS: frozenset(),
+    RunStatus.CANCELLED: frozenset(),
+}
+"""Which status a run may move to from each status (mirrored by the ``course_runs`` trigger)."""
+
+
+def _sources(to: RunStatus) -> list[str]:
+    return [str(s) for s, targets in RUN_TRANSITIONS.items() if to in targets]
+
+
+class CourseRun(BaseModel):
+    """The stored record of a course run: where a stage takes company, employee and job from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    job_id: uuid.UUID
+    company_id: uuid.UUID
+    employee_id: uuid.UUID
+    status: RunStatus
+    epoch: int
+    current_stage: str | None
+    modules_total: int | None
+    modules_done: int
+    error_stage: str | None = None
+    error_message: str | None = None
+    last_progress_at: datetime | None = None
+
+
+_RUN_COLUMNS = """session_id, job_id, company_id, employee_id, status, epoch, current_stage, modules_total,
+    modules_done, error_stage, error_message, last_progress_at"""
+
+
+async def get_run(conn: Connection, session_id: str, *, for_update: bool = False) -> CourseRun | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT {_RUN_COLUMNS} FROM course_runs WHERE session_id = $1{lock}", session_id)
+    return CourseRun.model_validate(dict(row)) if row else None
+
+
+async def create_runs(
+    conn: Connection, job_id: uuid.UUID, company_id: uuid.UUID, runs: list[tuple[str, uuid.UUID]]
+) -> None:
+    """One pending run per (session_id, employee_id) of a new job."""
+    await conn.executemany(
         """
-        UPDATE course_runs
-           SET current_stage = $2, last_progress_at = now(),
-               status = CASE WHEN status = 'pending' THEN 'running' ELSE status END
-         WHERE session_id = $1
+        INSERT INTO course_runs (session_id, job_id, company_id, employee_id, status, current_stage)
+        VALUES ($1, $2, $3, $4, 'pending', 'planner')
         """,
-        session_id,
-        stage,
+        [(session_id, job_id, company_id, employee_id) for session_id, employee_id in runs],
     )
 
 
-async def mark_run_failed(db: Executor, session_id: str, *, stage: str, kind: str, message: str, attempts: int) -> bool:
-    """Mark a run failed with its error. False when it was already terminal."""
-    result: str = await db.execute(
+async def _refused(conn: Connection, session_id: str, to: RunStatus) -> TransitionRefused:
+    current = await conn.fetchval("SELECT status FROM course_runs WHERE session_id = $1", session_id)
+    if current is None:
+        return TransitionRefused(f"course run {session_id} does not exist")
+    return TransitionRefused(f"course run {session_id} is {current}; it cannot become {to}")
+
+
+async def start_stage(conn: Connection, session_id: str, stage: str) -> bool:
+    """A stage starts work on the run: pending → running. False when the run has ended meanwhile."""
+    result: str = await conn.execute(
+        """
+        UPDATE course_runs SET status = 'running', current_stage = $2, last_progress_at = now()
+         WHERE session_id = $1 AND status = ANY($3::text[])
+        """,
+        session_id,
+        stage,
+        _sources(RunStatus.RUNNING),
+    )
+    return result.endswith(" 1")
+
+
+async def plan_modules(conn: Connection, session_id: str, modules: int) -> None:
+    """The planner decided how many modules the course has; none means the run ends with no gaps."""
+    if modules == 0:
+        await _end(conn, session_id, RunStatus.NO_GAPS, "modules_total = 0, current_stage = 'planner'")
+        return
+    await conn.execute("UPDATE course_runs SET modules_total = $2 WHERE session_id = $1", session_id, modules)
+
+
+async def complete_run(conn: Connection, session_id: str, modules: int) -> None:
+    """The finalizer assembled the course."""
+    await _end(
+        conn,
+        session_id,
+        RunStatus.COMPLETED,
+        "modules_done = $2, current_stage = 'finalizer'",
+        modules,
+        idempotent=True,
+    )
+
+
+async def _end(
+    conn: Connection, session_id: str, to: RunStatus, assignments: str, *args: object, idempotent: bool = True
+) -> None:
+    n = len(args) + 3
+    result: str = await conn.execute(
+        f"""
+        UPDATE course_runs SET status = ${n - 1}, completed_at = now(), last_progress_at = now(), {assignments}
+         WHERE session_id = $1 AND status = ANY(${n}::text[])
+        """,
+        session_id,
+        *args,
+        str(to),
+        _sources(to),
+    )
+    if result.endswith(" 1"):
+        return
+    current = await conn.fetchval("SELECT status FROM course_runs WHERE session_id = $1", session_id)
+    if idempotent and current == to:
+        return
+    raise await _refused(conn, session_id, to)
+
+
+async def fail_run(
+    conn: Connection, session_id: str, *, epoch: int, stage: str, kind: str, message: str, attempts: int
+) -> bool:
+    """Fail a run with its error. False when it has ended already, or the failure is of an older epoch.
+
+    A failure belongs to the epoch of the message that failed: one from before a resume
+    must never fail the run that the resume reopened.
+    """
+    result: str = await conn.execute(
         """
         UPDATE course_runs
            SET status = 'failed', error_stage = $2, error_kind = $3, error_message = $4,
                error_attempts = $5, completed_at = now(), last_progress_at = now()
-         WHERE session_id = $1 AND status NOT IN ('completed', 'no_gaps', 'cancelled')
+         WHERE session_id = $1 AND status = ANY($7::text[]) AND epoch <= $6
         """,
         session_id,
         stage,
         kind,
         message[:4000],
         attempts,
+        epoch,
+        _sources(RunStatus.FAILED),
     )
     return result.endswith(" 1")
 
 
-async def tokens_used(db: Executor, job_id: uuid.UUID) -> int:
-    used: int = await db.fetchval(
-        "SELECT coalesce(sum(input_tokens + output_tokens), 0) FROM agent_runs WHERE job_id = $1", job_id
+async def cancel_runs(conn: Connection, job_id: uuid.UUID) -> int:
+    """Every run of the job that has not ended is cancelled."""
+    result: str = await conn.execute(
+        "UPDATE course_runs SET status = 'cancelled', completed_at = now() WHERE job_id = $1 AND status = ANY($2)",
+        job_id,
+        _sources(RunStatus.CANCELLED),
     )
-    return used
+    return int(result.rsplit(" ", 1)[-1])
 
 
-async def token_budget(db: Executor, job_id: uuid.UUID) -> int | None:
-    budget = await db.fetchval(
-        "SELECT (job_config->>'token_budget')::int FROM course_generation_jobs WHERE job_id = $1", job_id
+async def reopen_runs(conn: Connection, session_ids: list[str], *, include_failed: bool) -> list[CourseRun]:
+    """Reopen runs under a new epoch, so their handoffs are not taken for duplicates.
+
+    Only runs still under way (a stall) or, with ``include_failed``, failed ones (a resume) are
+    reopened. A completed, skipped or cancelled run never is, whatever the caller read before.
+    """
+    allowed = [str(RunStatus.PENDING), str(RunStatus.RUNNING)]
+    if include_failed:
+        allowed.append(str(RunStatus.FAILED))
+    rows = await conn.fetch(
+        f"""
+        UPDATE course_runs
+           SET status = 'running', epoch = epoch + 1, error_stage = NULL, error_kind = NULL,
+               error_message = NULL, error_attempts = NULL, completed_at = NULL, last_progress_at = now()
+         WHERE session_id = ANY($1::text[]) AND status = ANY($2::text[])
+        RETURNING {_RUN_COLUMNS}
+        """,
+        session_ids,
+        allowed,
     )
-    return int(budget) if budget is not None else None
+    return [CourseRun.model_validate(dict(r)) for r in rows]
+
+
+async def resumable_sessions(conn: Connection, job_id: uuid.UUID) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT session_id FROM course_runs WHERE job_id = $1 AND status IN ('failed', 'pending', 'running')", job_id
+    )
+    return [r["session_id"] for r in rows]
+
+
+async def set_modules_done(conn: Connection, session_id: str, done: int) -> None:
+    await conn.execute("UPDATE course_runs SET modules_done = $2 WHERE session_id = $1", session_id, done)
+
+
+async def touch(conn: Connection, session_id: str) -> None:
+    """Any event of a run is progress: the stall watcher looks for runs without any."""
+    await conn.execute("UPDATE course_runs SET last_progress_at = now() WHERE session_id = $1", session_id)
+
+
+async def stalled_sessions(conn: Connection, *, quiet_seconds: float, limit: int = 500) -> list[str]:
+    """Runs under way, of jobs under way, with no event for ``quiet_seconds``, oldest first."""
+    rows = await conn.fetch(
+        """
+        SELECT r.session_id
+          FROM course_runs r JOIN course_generation_jobs j USING (job_id)
+         WHERE r.status IN ('pending', 'running')
+           AND j.status IN ('pending', 'running')
+           AND r.last_progress_at < now() - make_interval(secs => $1)
+         ORDER BY r.last_progress_at
+         LIMIT $2
+        """,
+        quiet_seconds,
+        limit,
+    )
+    return [r["session_id"] for r in rows]
+
+
+async def outcome_counts(conn: Connection, job_id: uuid.UUID) -> tuple[int, int]:
+    """(completed, failed) runs of a job."""
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE status = 'completed') AS ok, "
+        "count(*) FILTER (WHERE status = 'failed') AS bad FROM course_runs WHERE job_id = $1",
+        job_id,
+    )
+    assert row is not None
+    return int(row["ok"]), int(row["bad"])
+
+
+async def job_runs(conn: Connection, job_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+    """(employee_id, session_id) of a job's runs, in the order they were created."""
+    rows = await conn.fetch(
+        "SELECT employee_id, session_id FROM course_runs WHERE job_id = $1 ORDER BY started_at, employee_id", job_id
+    )
+    return [(r["employee_id"], r["session_id"]) for r in rows]

@@ -1,0 +1,153 @@
+"""Assembled courses (``assembled_courses``) and the finalizer's join (``finalizer_arrivals``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from coursegen.shared.store._pool import Connection
+
+
+class NewCourse(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    job_id: uuid.UUID
+    company_id: uuid.UUID
+    employee_id: uuid.UUID
+    title: str
+    total_modules: int
+    word_count: int
+    course: dict[str, Any]
+    markdown: str
+
+
+class CourseSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    course_id: uuid.UUID
+    title: str
+    total_modules: int
+
+
+class ModuleParts(BaseModel):
+    """Everything stored about one module that passed quality: what the finalizer assembles."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    module_index: int
+    module_name: str
+    revision: int
+    decision: str
+    score: float
+    introduction: str
+    core_content: str
+    practical_applications: str
+    case_studies: str
+    assessments: str
+    module_spec: dict[str, Any]
+    sources: list[dict[str, Any]]
+    examples: list[dict[str, Any]]
+    exercises: list[dict[str, Any]]
+    quiz: list[dict[str, Any]]
+    diagram_mermaid: str
+    alt_text: str
+    narration_script: str
+
+
+async def mark_arrived(conn: Connection, session_id: str, module_index: int) -> None:
+    """A module's lane reached the finalizer (committed before the join is judged)."""
+    await conn.execute(
+        "INSERT INTO finalizer_arrivals (session_id, module_index) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        session_id,
+        module_index,
+    )
+
+
+async def arrived(conn: Connection, session_id: str) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM finalizer_arrivals WHERE session_id = $1", session_id)
+    return count
+
+
+async def course_of_run(conn: Connection, session_id: str) -> CourseSummary | None:
+    row = await conn.fetchrow(
+        "SELECT course_id, title, total_modules FROM assembled_courses WHERE session_id = $1", session_id
+    )
+    return CourseSummary.model_validate(dict(row)) if row else None
+
+
+async def insert_course(conn: Connection, c: NewCourse) -> None:
+    await conn.execute(
+        """
+        INSERT INTO assembled_courses (session_id, job_id, company_id, employee_id, title, total_modules,
+                                       word_count, course, markdown)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        """,
+        c.session_id,
+        c.job_id,
+        c.company_id,
+        c.employee_id,
+        c.title,
+        c.total_modules,
+        c.word_count,
+        c.course,
+        c.markdown,
+    )
+
+
+async def passed_modules(conn: Connection, session_id: str) -> list[ModuleParts]:
+    """Every module of the run as quality let it through, joined with its research and enrichments."""
+    rows = await conn.fetch(
+        """
+        SELECT c.module_index, c.module_name, c.revision, q.decision, q.score::float8 AS score,
+               coalesce(c.introduction, '') AS introduction, coalesce(c.core_content, '') AS core_content,
+               coalesce(c.practical_applications, '') AS practical_applications,
+               coalesce(c.case_studies, '') AS case_studies, coalesce(c.assessments, '') AS assessments,
+               c.module_spec, r.sources, e.examples, e.exercises, e.quiz,
+               m.diagram_mermaid, m.alt_text, m.narration_script
+          FROM quality_reports q
+          JOIN cm_module_content c USING (session_id, module_index, revision)
+          JOIN research_findings r USING (session_id, module_index)
+          JOIN module_enhancements e USING (session_id, module_index)
+          JOIN module_multimedia m USING (session_id, module_index)
+         WHERE q.session_id = $1 AND q.decision <> 'revise'
+         ORDER BY c.module_index
+        """,
+        session_id,
+    )
+    return [ModuleParts.model_validate(dict(r)) for r in rows]
+
+
+class OutlineModule(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    title: str
+    takeaways: list[str]
+    passed_with_warning: bool
+
+
+async def outline_modules(conn: Connection, session_id: str) -> list[OutlineModule]:
+    """Each passed module's title and takeaways (never its text): what the finalizer's agent reads."""
+    rows = await conn.fetch(
+        """
+        SELECT c.module_index, c.module_name, coalesce(c.module_spec -> 'key_takeaways', '[]') AS takeaways,
+               q.decision
+          FROM quality_reports q
+          JOIN cm_module_content c USING (session_id, module_index, revision)
+         WHERE q.session_id = $1 AND q.decision <> 'revise'
+         ORDER BY c.module_index
+        """,
+        session_id,
+    )
+    return [
+        OutlineModule(
+            index=r["module_index"],
+            title=r["module_name"],
+            takeaways=r["takeaways"],
+            passed_with_warning=r["decision"] == "pass_with_warning",
+        )
+        for r in rows
+    ]

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     """NATS server URL(s), comma-separated. Unset: ``demo``/``up`` start an embedded nats-server."""
     database_url: str | None = None
     """PostgreSQL URL. Unset: ``demo``/``up`` start an embedded PostgreSQL."""
+    migrate_database_url: str | None = None
+    """PostgreSQL URL that ``coursegen migrate`` uses, as the schema's owner; unset: ``database_url``."""
     data_dir: Path = Field(default_factory=_default_data_dir)
     """Where the embedded servers keep their data, and where logs go."""
 
@@ -66,6 +68,9 @@ class Settings(BaseSettings):
     counting up from this one."""
     metrics_host: str = "0.0.0.0"
     """Address the metrics endpoint listens on."""
+    health_port: int = Field(default=0, ge=0, le=65535)
+    """Port of ``/healthz`` (alive) and ``/readyz`` (connected to NATS and PostgreSQL, consumers bound)
+    of ``coursegen service``; 0 = off. Containers use 8080. Listens on ``metrics_host``."""
     jaeger_ui_url: str | None = None
     """Jaeger's web UI (e.g. http://localhost:16686): ``coursegen trace`` links each course's trace there."""
     token_budget: int | None = None

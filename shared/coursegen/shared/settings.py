@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -34,6 +34,9 @@ class Settings(BaseSettings):
 
     nats_url: str | None = None
     """NATS server URL(s), comma-separated. Unset: ``demo``/``up`` start an embedded nats-server."""
+    nats_user: str | None = None
+    """NATS user of this service (each service has its own); with ``nats_password``."""
+    nats_password: SecretStr | None = None
     database_url: str | None = None
     """PostgreSQL URL. Unset: ``demo``/``up`` start an embedded PostgreSQL."""
     migrate_database_url: str | None = None

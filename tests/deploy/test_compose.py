@@ -26,7 +26,8 @@ def compose() -> dict[str, Any]:
 
 
 def expand(value: str) -> str:
-    """Compose's ``${NAME:-default}`` with nothing set in the environment: the default."""
+    """Compose's ``${NAME:-default}`` with nothing set in the environment: the default; ``${NAME:?…}``: "secret"."""
+    value = re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "secret", value)
     return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
 
 
@@ -71,3 +72,42 @@ def test_the_image_ships_the_migrations_it_is_told_about() -> None:
     assert "COURSEGEN_MIGRATIONS_DIR=/app/migrations" in dockerfile
     assert 'ENTRYPOINT ["coursegen"]' in dockerfile
     assert "uv sync --frozen" in dockerfile, "the image installs exactly what uv.lock pins"
+
+
+def test_no_database_or_nats_port_is_published(compose: dict[str, Any]) -> None:
+    for name, spec in compose["services"].items():
+        for port in spec.get("ports", []):
+            assert not any(p in str(port) for p in ("5432", "4222", "6222", "8222")), (name, port)
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond this machine"
+    debug = yaml.safe_load((DEPLOY / "docker-compose.debug.yml").read_text())
+    assert all(str(p).startswith("127.0.0.1:") for spec in debug["services"].values() for p in spec["ports"])
+
+
+def test_no_password_has_a_default_and_the_example_lists_each_one() -> None:
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    assert not re.search(r"\$\{[A-Z_]*PASSWORD[A-Z_]*:-", text), "a password must never fall back to a default"
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", text))
+    example = {line.split("=", 1)[0] for line in (DEPLOY / ".env.example").read_text().splitlines() if "=" in line}
+    assert required and required <= example, required - example
+    # The example holds names, never values.
+    assert all(line.endswith("=") for line in (DEPLOY / ".env.example").read_text().splitlines() if "PASSWORD=" in line)
+
+
+def test_each_service_signs_in_as_itself_and_only_migrate_is_the_owner(compose: dict[str, Any]) -> None:
+    conf = (DEPLOY / "nats" / "nats.conf").read_text()
+    for service in SERVICES:
+        env = compose["services"][service]["environment"]
+        assert env["COURSEGEN_NATS_USER"] == service
+        assert f"NATS_PASSWORD_{service.upper()}" in env["COURSEGEN_NATS_PASSWORD"]
+        assert f"user: {service}, password: $NATS_PASSWORD_{service.upper()}" in conf
+        assert env["COURSEGEN_DATABASE_URL"].startswith("postgresql://coursegen_app:")
+        assert "COURSEGEN_MIGRATE_DATABASE_URL" not in env
+    migrate = compose["services"]["migrate"]["environment"]
+    assert set(migrate) == {"COURSEGEN_MIGRATE_DATABASE_URL"}
+    assert migrate["COURSEGEN_MIGRATE_DATABASE_URL"].startswith("postgresql://coursegen:")
+
+
+def test_services_report_their_health_on_the_health_port(compose: dict[str, Any]) -> None:
+    base = compose["x-coursegen"]
+    check = " ".join(base["healthcheck"]["test"])
+    assert f"127.0.0.1:{base['environment']['COURSEGEN_HEALTH_PORT']}/healthz" in check

@@ -16,7 +16,16 @@ from typing import Any
 
 import nats.js.errors
 from faststream import AckPolicy
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub, RetentionPolicy, StorageType
+from faststream.nats import (
+    ConsumerConfig,
+    JStream,
+    NatsBroker,
+    NatsMessage,
+    NatsUserPassword,
+    PullSub,
+    RetentionPolicy,
+    StorageType,
+)
 from nats.js.api import AckPolicy as JsAckPolicy
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
@@ -71,9 +80,18 @@ def consumer_config(settings: Settings) -> ConsumerConfig:
     )
 
 
+def nats_auth(settings: Settings) -> dict[str, Any]:
+    """nats-py's connect arguments for this service's own NATS user, when it has one."""
+    if not settings.nats_user:
+        return {}
+    password = settings.nats_password.get_secret_value() if settings.nats_password else ""
+    return {"user": settings.nats_user, "password": password}
+
+
 def make_broker(settings: Settings, name: str, *, middlewares: Sequence[Any] = ()) -> NatsBroker:
     if not settings.nats_url:
         raise RuntimeError("COURSEGEN_NATS_URL is not set")
+    auth = nats_auth(settings)
     return NatsBroker(
         [url.strip() for url in settings.nats_url.split(",")],
         name=f"coursegen-{name}",
@@ -84,6 +102,7 @@ def make_broker(settings: Settings, name: str, *, middlewares: Sequence[Any] = (
         decoder=raw_decoder,
         middlewares=tuple(middlewares),
         log_level=logging.DEBUG,
+        security=NatsUserPassword(auth["user"], auth["password"]) if auth else None,
     )
 
 
@@ -127,6 +146,7 @@ async def ensure_streams(settings: Settings, *, give_up_after: float = 120.0) ->
         reconnect_time_wait=1,
         connect_timeout=5,
         error_cb=quiet,
+        **nats_auth(settings),
     )
     try:
         js = nc.jetstream()

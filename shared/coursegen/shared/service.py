@@ -25,9 +25,10 @@ from coursegen.shared import logcontext, metrics, telemetry
 from coursegen.shared.bus import Bus, NatsDelivery, ensure_streams, make_broker, subscribe_kwargs
 from coursegen.shared.consume import Delivery, RetryPolicy, settle
 from coursegen.shared.errors import PermanentError
+from coursegen.shared.health import HealthServer, ServiceReadiness
 from coursegen.shared.settings import Settings
 from coursegen.shared.store import Database, wait_for_database
-from coursegen.shared.subjects import durable_name
+from coursegen.shared.subjects import STREAM, durable_name
 
 log = logging.getLogger("coursegen.service")
 
@@ -89,6 +90,7 @@ def build_app(definition: ServiceDefinition, settings: Settings, *, middlewares:
     state: dict[str, Runtime] = {}
     background: list[asyncio.Task[None]] = []
     durables: list[str] = []
+    consumers: list[tuple[str, str]] = []
 
     def on_message_for(subject: str) -> Callable[[NatsMessage], Awaitable[None]]:
         # A closure, not a default argument: FastStream would fill parameters from the message.
@@ -108,16 +110,27 @@ def build_app(definition: ServiceDefinition, settings: Settings, *, middlewares:
         durable = durable_name(definition.name) + (f"-{sub.durable_suffix}" if sub.durable_suffix else "")
         durables.append(durable)
         stream = sub.stream(settings) if sub.stream else None
+        consumers.append((stream.name if stream else STREAM, durable))
         broker.subscriber(sub.subject, **subscribe_kwargs(settings, durable, stream))(on_message_for(sub.subject))
+    readiness = ServiceReadiness(definition.name, consumers)
 
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
         assert settings.database_url
         if settings.metrics_port:
             metrics.serve(settings.metrics_host, settings.metrics_port)
-        await ensure_streams(settings)
-        pool = await wait_for_database(settings.database_url, timeout=120, max_size=settings.db_pool_max)
-        runtime = Runtime(service=definition.name, settings=settings, db=Database(pool), bus=bus, broker=broker)
+        # Up first: alive (and saying what it waits for) while NATS or PostgreSQL are still away.
+        health = HealthServer(readiness, settings.metrics_host, settings.health_port)
+        await health.start()
+        readiness.broker = broker
+        try:
+            await ensure_streams(settings)
+            pool = await wait_for_database(settings.database_url, timeout=120, max_size=settings.db_pool_max)
+        except BaseException:
+            await health.stop()
+            raise
+        readiness.db = Database(pool)
+        runtime = Runtime(service=definition.name, settings=settings, db=readiness.db, bus=bus, broker=broker)
         for sub in definition.subscriptions:
             handlers[sub.subject] = sub.make_handler(runtime)
         state["runtime"] = runtime
@@ -128,22 +141,33 @@ def build_app(definition: ServiceDefinition, settings: Settings, *, middlewares:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await pool.close()
+            await health.stop()
 
     async def start_background() -> None:
         for start in definition.on_start:
             background.append(asyncio.create_task(_keep_running(start, state["runtime"])))
         if settings.metrics_port:
             background.append(asyncio.create_task(_keep_running(watch_consumers, state["runtime"])))
+        readiness.started = True
         log.info("%s is up", definition.name)
 
     async def watch_consumers(runtime: Runtime) -> None:
         await metrics.watch_consumers(runtime.broker, durables)
 
+    async def mark_stopping() -> None:
+        readiness.stopping = True
+
     async def flush_spans() -> None:
         # The spans of the last messages must leave before the process does.
         await asyncio.to_thread(telemetry.flush)
 
-    return FastStream(broker, lifespan=lifespan, after_startup=[start_background], after_shutdown=[flush_spans])
+    return FastStream(
+        broker,
+        lifespan=lifespan,
+        after_startup=[start_background],
+        on_shutdown=[mark_stopping],
+        after_shutdown=[flush_spans],
+    )
 
 
 @contextlib.asynccontextmanager

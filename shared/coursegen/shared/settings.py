@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -34,8 +34,13 @@ class Settings(BaseSettings):
 
     nats_url: str | None = None
     """NATS server URL(s), comma-separated. Unset: ``demo``/``up`` start an embedded nats-server."""
+    nats_user: str | None = None
+    """NATS user of this service (each service has its own); with ``nats_password``."""
+    nats_password: SecretStr | None = None
     database_url: str | None = None
     """PostgreSQL URL. Unset: ``demo``/``up`` start an embedded PostgreSQL."""
+    migrate_database_url: str | None = None
+    """PostgreSQL URL that ``coursegen migrate`` uses, as the schema's owner; unset: ``database_url``."""
     data_dir: Path = Field(default_factory=_default_data_dir)
     """Where the embedded servers keep their data, and where logs go."""
 
@@ -66,6 +71,9 @@ class Settings(BaseSettings):
     counting up from this one."""
     metrics_host: str = "0.0.0.0"
     """Address the metrics endpoint listens on."""
+    health_port: int = Field(default=0, ge=0, le=65535)
+    """Port of ``/healthz`` (alive) and ``/readyz`` (connected to NATS and PostgreSQL, consumers bound)
+    of ``coursegen service``; 0 = off. Containers use 8080. Listens on ``metrics_host``."""
     jaeger_ui_url: str | None = None
     """Jaeger's web UI (e.g. http://localhost:16686): ``coursegen trace`` links each course's trace there."""
     token_budget: int | None = Field(default=None, gt=0, le=2**63 - 1)

@@ -38,7 +38,8 @@ def valid_examples() -> dict[str, dict[str, Any]]:
         JOB_RESUME: json.loads(JobControl(job_id=ids["job_id"]).model_dump_json()),
     }
     for stage in STAGES:
-        handoff = Handoff.create(stage=stage, from_stage="test", session_id="s", module_index=0, **ids)
+        module_index = None if stage == "planner" else 0
+        handoff = Handoff.create(stage=stage, from_stage="test", session_id="s", module_index=module_index, **ids)
         examples[handoff_subject(stage)] = json.loads(handoff.model_dump_json())
     return examples
 

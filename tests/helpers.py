@@ -16,6 +16,7 @@ from coursegen.shared.consume import RetryPolicy, settle
 from coursegen.shared.events import JobRequested
 from coursegen.shared.service import Runtime, running
 from coursegen.shared.settings import Settings
+from coursegen.shared.store import Database
 from coursegen.shared.subjects import JOB_REQUESTED, SERVICES
 from coursegen.stack.seed import EMPLOYEES, ROLES, DemoEmployee, seed_company, seed_knowledge_base
 from tests.fakes import FakeDelivery, RecordingBus
@@ -28,7 +29,9 @@ async def make_company(
 ) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
     """A fresh company of its own (roles, employees, knowledge base) for one test."""
     slug = f"test-{uuid.uuid4().hex[:10]}"
-    company_id, by_email = await seed_company(db, name=slug, slug=slug, roles=ROLES, employees=tuple(employees))
+    company_id, by_email = await seed_company(
+        Database(db), name=slug, slug=slug, roles=ROLES, employees=tuple(employees)
+    )
     await seed_knowledge_base(db, company_id)
     return company_id, by_email
 

@@ -13,12 +13,11 @@ from typing import Any
 import psutil
 
 from coursegen.shared.events import JobRequested
-from coursegen.shared.store import connect
+from coursegen.shared.store import Database, connect
+from coursegen.shared.store.reports import TERMINAL_JOB_STATUSES, JobRef, find_job
 from coursegen.shared.subjects import JOB_REQUESTED
 from coursegen.stack.seed import EMPLOYEES, ROLES, seed_company, seed_knowledge_base
 from coursegen.stack.supervisor import Stack, interrupt_on_stop_signals
-
-TERMINAL = ("completed", "completed_with_errors", "failed", "cancelled")
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:
@@ -44,7 +43,7 @@ async def seed(database_url: str, employees: int) -> uuid.UUID:
         for i in range(-(-employees // len(EMPLOYEES)))
         for e in EMPLOYEES
     )[:employees]
-    db = await connect(database_url)
+    db = Database(await connect(database_url))
     try:
         slug = f"bench-{uuid.uuid4().hex[:8]}"
         company_id, _ = await seed_company(db, name=slug, slug=slug, roles=ROLES, employees=people)
@@ -96,14 +95,15 @@ class MemorySampler:
         self._task.cancel()
 
 
-async def wait_for_job(database_url: str, job_id: uuid.UUID, timeout: float) -> dict[str, Any]:
-    db = await connect(database_url)
+async def wait_for_job(database_url: str, job_id: uuid.UUID, timeout: float) -> JobRef:
+    db = Database(await connect(database_url))
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            row = await db.fetchrow("SELECT * FROM course_generation_jobs WHERE job_id = $1", job_id)
-            if row is not None and row["status"] in TERMINAL:
-                return dict(row)
+            async with db.connection() as conn:
+                job = await find_job(conn, job_id)
+            if job is not None and job.status in TERMINAL_JOB_STATUSES:
+                return job
             await asyncio.sleep(0.25)
         raise TimeoutError(f"job {job_id} did not end within {timeout:.0f} s")
     finally:

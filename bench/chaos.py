@@ -18,6 +18,7 @@ import os
 import random
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,25 +26,17 @@ from _common import median, run, seed, submit, wait_for_job
 
 from coursegen.shared.artifacts import ARTIFACT_KEYS
 from coursegen.shared.settings import Settings
-from coursegen.shared.store import connect
+from coursegen.shared.store import Connection, Database, connect
+from coursegen.shared.store.measurements import (
+    duplicate_rows,
+    job_throughput,
+    rerun_spend,
+    retried_successes,
+    unfinished_runs,
+)
+from coursegen.shared.store.reports import find_job
 from coursegen.shared.subjects import STAGES
 from coursegen.stack.supervisor import Stack
-
-
-async def duplicates(db: Any, job_id: Any) -> int:
-    total = 0
-    for table, columns in ARTIFACT_KEYS.items():
-        key = ", ".join(columns)
-        total += await db.fetchval(
-            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE job_id = $1 GROUP BY {key} HAVING count(*) > 1) d",
-            job_id,
-        )
-    total += await db.fetchval(
-        "SELECT count(*) FROM (SELECT 1 FROM cm_agent_handoffs WHERE job_id = $1 AND subject LIKE 'coursegen.handoff.%'"
-        " GROUP BY subject, session_id, module_index, revision, handoff_context->>'epoch' HAVING count(*) > 1) d",
-        job_id,
-    )
-    return int(total)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -64,13 +57,14 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.to_thread(stack.wait_ready, 300)
         started = time.monotonic()
         job_id = await submit(stack.nats_url, company_id)
-        db = await connect(stack.database_url)
+        db = Database(await connect(stack.database_url))
         try:
             interval = args.interval
             while len(kills) < args.kills:
                 await asyncio.sleep(rng.uniform(0.5, 1.5) * interval)
-                status = await db.fetchval("SELECT status FROM course_generation_jobs WHERE job_id = $1", job_id)
-                if status not in (None, "pending", "running"):
+                async with db.connection() as conn:
+                    polled = await find_job(conn, job_id)
+                if polled is not None and polled.status not in ("pending", "running"):
                     break
                 stage, index = rng.choice(STAGES), rng.randrange(2)
                 killed_at = time.time()
@@ -82,37 +76,32 @@ async def main(args: argparse.Namespace) -> None:
                 job = await wait_for_job(stack.database_url, job_id, args.timeout)
             except TimeoutError:
                 # Not ended: the figures below say what was lost, and where the unfinished runs stand.
-                job = dict(await db.fetchrow("SELECT * FROM course_generation_jobs WHERE job_id = $1", job_id))
-            unfinished = await db.fetch(
-                "SELECT session_id, status, current_stage, last_progress_at FROM course_runs "
-                "WHERE job_id = $1 AND status NOT IN ('completed', 'no_gaps') ORDER BY last_progress_at",
-                job_id,
-            )
-            elapsed = time.monotonic() - started
-            expected = args.employees
-            courses = await db.fetchval("SELECT count(*) FROM assembled_courses WHERE job_id = $1", job_id)
-            dupes = await duplicates(db, job_id)
-            rerun = await db.fetchrow(
-                "SELECT count(*) AS runs, coalesce(sum(input_tokens + output_tokens), 0) AS tokens, "
-                "(SELECT coalesce(sum(input_tokens + output_tokens), 0) FROM agent_runs WHERE job_id = $1) AS total "
-                "FROM agent_runs WHERE job_id = $1 AND status = 'discarded'",
-                job_id,
-            )
-            redone = await redone_after_kills(db, job_id, kills)
+                async with db.connection() as conn:
+                    found = await find_job(conn, job_id)
+                assert found is not None, f"job {job_id} was never stored"
+                job = found
+            async with db.connection() as conn:
+                unfinished = await unfinished_runs(conn, company_id, job_id)
+                elapsed = time.monotonic() - started
+                expected = args.employees
+                courses = (await job_throughput(conn, company_id, job_id)).courses
+                dupes = await duplicate_rows(conn, company_id, job_id, ARTIFACT_KEYS)
+                rerun = await rerun_spend(conn, company_id, job_id)
+                redone = await redone_after_kills(conn, company_id, job_id, kills)
         finally:
             await db.close()
-    print(f"job                       {job_id} {job['status']} in {elapsed:.0f} s")
+    print(f"job                       {job_id} {job.status} in {elapsed:.0f} s")
     print(f"kills                     {len(kills)} (SIGKILL, two replicas per stage, ack_wait {args.ack_wait}s)")
     print(f"courses completed         {courses} / {expected}")
     print(f"duplicate rows            {dupes}")
-    print(f"tokens spent on re-runs   {rerun['tokens']} of {rerun['total']} ({rerun['runs']} discarded runs)")
+    print(f"tokens spent on re-runs   {rerun.tokens} of {rerun.total_tokens} ({rerun.runs} discarded runs)")
     print(f"replica consuming again   median {median(back):.1f} s, max {max(back, default=float('nan')):.1f} s")
     print(f"held work redone after    median {median(redone):.1f} s, max {max(redone, default=float('nan')):.1f} s "
           f"({len(redone)} kills held work)")  # fmt: skip
     for left in unfinished:
-        print(f"unfinished run            {left['session_id']} {left['status']} at {left['current_stage']}, "
-              f"last progress {left['last_progress_at']:%H:%M:%S}")  # fmt: skip
-    if courses < expected or dupes or rerun["tokens"]:
+        print(f"unfinished run            {left.session_id} {left.status} at {left.current_stage}, "
+              f"last progress {left.last_progress_at:%H:%M:%S}")  # fmt: skip
+    if courses < expected or dupes or rerun.tokens:
         raise SystemExit(1)
 
 
@@ -123,20 +112,18 @@ async def _time_until_ready(proc: Any, killed_at: float, out: list[float]) -> No
     out.append(time.time() - killed_at)
 
 
-async def redone_after_kills(db: Any, job_id: Any, kills: list[tuple[float, str, int]]) -> list[float]:
+async def redone_after_kills(
+    conn: Connection, company_id: uuid.UUID, job_id: uuid.UUID, kills: list[tuple[float, str, int]]
+) -> list[float]:
     """For each kill: how long until a redelivered unit of that stage completed (the work the victim held)."""
-    rows = await db.fetch(
-        "SELECT stage, extract(epoch FROM created_at) AS done FROM agent_runs "
-        "WHERE job_id = $1 AND status = 'succeeded' AND attempt > 1 ORDER BY created_at",
-        job_id,
-    )
+    rows = await retried_successes(conn, company_id, job_id)
     times = []
     used: set[int] = set()
     for killed_at, stage, _ in kills:
         for i, row in enumerate(rows):
-            if i not in used and row["stage"] == stage and float(row["done"]) >= killed_at:
+            if i not in used and row.stage == stage and row.done_at >= killed_at:
                 used.add(i)
-                times.append(float(row["done"]) - killed_at)
+                times.append(row.done_at - killed_at)
                 break
     return times
 

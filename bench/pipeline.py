@@ -19,17 +19,9 @@ from pathlib import Path
 from _common import MemorySampler, median, parse_replicas, percentile, run, seed, submit, wait_for_job
 
 from coursegen.shared.settings import Settings
-from coursegen.shared.store import connect
+from coursegen.shared.store import Database, connect
+from coursegen.shared.store.measurements import handoff_latencies, job_throughput
 from coursegen.stack.supervisor import Stack
-
-LATENCY_SQL = """
-SELECT extract(epoch FROM (r.created_at - make_interval(secs => r.duration_ms / 1000.0)) - h.occurred_at) AS seconds
-  FROM cm_agent_handoffs h
-  JOIN agent_runs r ON r.session_id = h.session_id AND r.stage = h.to_agent
-                   AND r.module_index = coalesce(h.module_index, -1) AND r.revision = h.revision
-                   AND r.status = 'succeeded'
- WHERE h.job_id = $1 AND h.subject LIKE 'coursegen.handoff.%'
-"""
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -44,22 +36,15 @@ async def main(args: argparse.Namespace) -> None:
             job_id = await submit(stack.nats_url, company_id)
             job = await wait_for_job(stack.database_url, job_id, args.timeout)
             elapsed = time.monotonic() - started
-        db = await connect(stack.database_url)
+        db = Database(await connect(stack.database_url))
         try:
-            courses = await db.fetchval("SELECT count(*) FROM assembled_courses WHERE job_id = $1", job_id)
-            modules = await db.fetchval("SELECT coalesce(sum(total_modules), 0) FROM assembled_courses "
-                                        "WHERE job_id = $1", job_id)  # fmt: skip
-            handoffs = await db.fetchval(
-                "SELECT count(*) FROM cm_agent_handoffs WHERE job_id = $1 AND subject LIKE 'coursegen.handoff.%'",
-                job_id,
-            )
-            latencies = [float(r["seconds"]) for r in await db.fetch(LATENCY_SQL, job_id)]
-            tokens = await db.fetchval(
-                "SELECT coalesce(sum(input_tokens + output_tokens), 0) FROM agent_runs WHERE job_id = $1", job_id
-            )
+            async with db.connection() as conn:
+                figures = await job_throughput(conn, company_id, job_id)
+                latencies = await handoff_latencies(conn, company_id, job_id)
         finally:
             await db.close()
-    print(f"job                 {job_id} {job['status']}")
+    courses, modules, handoffs, tokens = figures.courses, figures.modules, figures.handoffs, figures.tokens
+    print(f"job                 {job_id} {job.status}")
     print(f"employees           {args.employees}  replicas {args.replicas or 'one each'}  "
           f"offline latency {args.latency}s/call")  # fmt: skip
     print(f"courses             {courses} ({modules} modules) in {elapsed:.1f} s")

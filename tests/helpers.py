@@ -29,8 +29,9 @@ async def make_company(
 ) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
     """A fresh company of its own (roles, employees, knowledge base) for one test."""
     slug = f"test-{uuid.uuid4().hex[:10]}"
-    company_id, by_email = await seed_company(db, name=slug, slug=slug, roles=ROLES, employees=tuple(employees))
-    await seed_knowledge_base(db, company_id)
+    database = Database(db)
+    company_id, by_email = await seed_company(database, name=slug, slug=slug, roles=ROLES, employees=tuple(employees))
+    await seed_knowledge_base(database, company_id)
     return company_id, by_email
 
 

@@ -29,11 +29,12 @@ would have them. They are counted, and priced, on their own.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from coursegen.shared.store import Executor
+from coursegen.shared.store import Connection
+from coursegen.shared.store.reports import AgentRunUsage, agent_run_usage, course_runs_of_job, find_job
 from coursegen.shared.subjects import STAGES
 
 
@@ -115,14 +116,27 @@ class Tally:
     """Estimated cost of every run that spent tokens, re-runs included (models with a price only)."""
     unpriced_models: set[str] = field(default_factory=set)
 
-    def add(self, row: dict[str, Any], prices: dict[str, tuple[float, float]]) -> None:
-        status = row["status"]
-        spent_in, spent_out = row["input_tokens"], row["output_tokens"]
+    def add(self, row: Mapping[str, Any], prices: dict[str, tuple[float, float]]) -> None:
+        """Count a run given as a mapping with ``status``, ``model``, tokens and ``duration_ms``."""
+        self._count(row["status"], row["model"], row["input_tokens"], row["output_tokens"], row["duration_ms"], prices)
+
+    def add_run(self, run: AgentRunUsage, prices: dict[str, tuple[float, float]]) -> None:
+        self._count(run.status, run.model, run.input_tokens, run.output_tokens, run.duration_ms, prices)
+
+    def _count(
+        self,
+        status: str,
+        model: str,
+        spent_in: int,
+        spent_out: int,
+        duration_ms: int,
+        prices: dict[str, tuple[float, float]],
+    ) -> None:
         if status == "succeeded":
             self.runs += 1
             self.input_tokens += spent_in
             self.output_tokens += spent_out
-            self.duration_ms += row["duration_ms"]
+            self.duration_ms += duration_ms
         elif status == "discarded":
             self.reruns += 1
             self.rerun_tokens += spent_in + spent_out
@@ -130,9 +144,9 @@ class Tally:
             self.failed_runs += 1
             self.failed_tokens += spent_in + spent_out
         if spent_in or spent_out:
-            price = price_of(row["model"], prices)
+            price = price_of(model, prices)
             if price is None:
-                self.unpriced_models.add(row["model"])
+                self.unpriced_models.add(model)
             else:
                 self.cost_usd += (spent_in * price[0] + spent_out * price[1]) / 1_000_000
 
@@ -159,63 +173,41 @@ class JobUsage:
     models: list[str]
 
 
-async def job_usage(db: Executor, job_id: uuid.UUID, prices: dict[str, tuple[float, float]]) -> JobUsage | None:
+async def job_usage(conn: Connection, job_id: uuid.UUID, prices: dict[str, tuple[float, float]]) -> JobUsage | None:
     """Every agent run of a job, summed per stage and per course run, with the token reduction."""
-    status = await db.fetchval("SELECT status FROM course_generation_jobs WHERE job_id = $1", job_id)
-    if status is None:
+    job = await find_job(conn, job_id)
+    if job is None:
         return None
     courses = {
-        r["session_id"]: CourseUsage(
-            session_id=r["session_id"],
-            employee_name=r["full_name"] or str(r["employee_id"]),
-            status=r["status"],
+        c.session_id: CourseUsage(
+            session_id=c.session_id,
+            employee_name=c.employee_name or str(c.employee_id),
+            status=c.status,
             tally=Tally(),
             reduction=Reduction(0, 0),
         )
-        for r in await db.fetch(
-            """
-            SELECT c.session_id, c.employee_id, c.status, e.full_name
-              FROM course_runs c LEFT JOIN employees e ON e.id = c.employee_id
-             WHERE c.job_id = $1
-             ORDER BY e.full_name, c.session_id
-            """,
-            job_id,
-        )
+        for c in await course_runs_of_job(conn, job.company_id, job_id)
     }
-    rows = [
-        dict(r)
-        for r in await db.fetch(
-            """
-            SELECT session_id, stage, model, status, input_tokens, output_tokens, turns, transcript_tokens,
-                   duration_ms
-              FROM agent_runs
-             WHERE job_id = $1
-             ORDER BY created_at, run_id
-            """,
-            job_id,
-        )
-    ]
+    runs = await agent_run_usage(conn, job.company_id, job_id)
     by_stage: dict[str, Tally] = {stage: Tally() for stage in STAGES}
     total = Tally()
-    for row in rows:
-        by_stage.setdefault(row["stage"], Tally()).add(row, prices)
-        total.add(row, prices)
-        course = courses.get(row["session_id"])
+    for run in runs:
+        by_stage.setdefault(run.stage, Tally()).add_run(run, prices)
+        total.add_run(run, prices)
+        course = courses.get(run.session_id)
         if course is not None:
-            course.tally.add(row, prices)
+            course.tally.add_run(run, prices)
     succeeded = [
-        RunTokens(r["session_id"], r["input_tokens"], r["turns"], r["transcript_tokens"])
-        for r in rows
-        if r["status"] == "succeeded"
+        RunTokens(r.session_id, r.input_tokens, r.turns, r.transcript_tokens) for r in runs if r.status == "succeeded"
     ]
     for course in courses.values():
         course.reduction = token_reduction(r for r in succeeded if r.session_id == course.session_id)
     return JobUsage(
         job_id=job_id,
-        status=status,
+        status=job.status,
         by_stage={stage: tally for stage, tally in by_stage.items() if tally.runs or tally.reruns or tally.failed_runs},
         courses=list(courses.values()),
         total=total,
         reduction=token_reduction(succeeded),
-        models=sorted({r["model"] for r in rows}),
+        models=sorted({r.model for r in runs}),
     )

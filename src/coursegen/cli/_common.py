@@ -8,12 +8,12 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, NoReturn, TypeVar
 
-import asyncpg
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 
 from coursegen.shared.settings import Settings, get_settings
+from coursegen.shared.store.errors import DATABASE_ERRORS
 from coursegen.shared.subjects import SERVICES, STAGES
 
 T = TypeVar("T")
@@ -78,7 +78,7 @@ def read_job(load: Callable[[str], Coroutine[Any, Any, T | None]], job: uuid.UUI
     assert settings.database_url
     try:
         found = asyncio.run(load(settings.database_url))
-    except (OSError, asyncpg.PostgresError) as exc:
+    except DATABASE_ERRORS as exc:
         fail(f"cannot read the job from the database: {exc}")
     if found is None:
         fail(f"no job {job} in the database")

@@ -6,7 +6,8 @@ import re
 import uuid
 from pathlib import Path
 
-from coursegen.shared.store import connect
+from coursegen.shared.store import Database, connect
+from coursegen.shared.store.reports import CompanyHeadcount, companies_with_headcount, course_documents, find_job
 
 
 def _slug(text: str) -> str:
@@ -15,20 +16,14 @@ def _slug(text: str) -> str:
 
 async def fetch_courses(database_url: str, job_id: uuid.UUID) -> list[tuple[str, str]]:
     """(employee name, course Markdown) of every assembled course of the job."""
-    db = await connect(database_url, min_size=1, max_size=1)
+    db = Database(await connect(database_url, min_size=1, max_size=1))
     try:
-        rows = await db.fetch(
-            """
-            SELECT coalesce(e.full_name, a.employee_id::text) AS employee_name, a.markdown
-              FROM assembled_courses a LEFT JOIN employees e ON e.id = a.employee_id
-             WHERE a.job_id = $1
-             ORDER BY employee_name
-            """,
-            job_id,
-        )
+        async with db.connection() as conn:
+            job = await find_job(conn, job_id)
+            documents = [] if job is None else await course_documents(conn, job.company_id, job_id)
     finally:
         await db.close()
-    return [(row["employee_name"], row["markdown"]) for row in rows]
+    return [(d.employee_name, d.markdown) for d in documents]
 
 
 def write_courses(courses: list[tuple[str, str]], dest: Path) -> list[Path]:
@@ -44,17 +39,11 @@ def write_courses(courses: list[tuple[str, str]], dest: Path) -> list[Path]:
     return written
 
 
-async def list_companies(database_url: str) -> list[tuple[uuid.UUID, str, int]]:
-    """(id, name, active employees) of every company, for telling the user what to submit."""
-    db = await connect(database_url, min_size=1, max_size=1)
+async def list_companies(database_url: str) -> list[CompanyHeadcount]:
+    """Every company with its active employees, for telling the user what to submit."""
+    db = Database(await connect(database_url, min_size=1, max_size=1))
     try:
-        rows = await db.fetch(
-            """
-            SELECT c.id, c.name, count(e.id) FILTER (WHERE e.is_active) AS employees
-              FROM companies c LEFT JOIN employees e ON e.company_id = c.id
-             GROUP BY c.id, c.name ORDER BY c.name
-            """
-        )
+        async with db.connection() as conn:
+            return await companies_with_headcount(conn)
     finally:
         await db.close()
-    return [(r["id"], r["name"], int(r["employees"])) for r in rows]

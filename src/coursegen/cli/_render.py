@@ -6,7 +6,8 @@ from datetime import datetime
 
 from rich.table import Table
 
-from coursegen.stack.follow import JobState, JobSummary
+from coursegen.shared.store.reports import JobState
+from coursegen.stack.follow import JobSummary
 
 _STYLE = {
     "completed": "green",

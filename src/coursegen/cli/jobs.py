@@ -6,15 +6,16 @@ import asyncio
 import uuid
 from typing import Annotated
 
-import asyncpg
 import typer
 
 from coursegen.cli._common import EXIT_FAILED, fail, out, parse_uuid, read_job, read_settings, require
 from coursegen.cli._render import job_table, runs_table, summary_table
 from coursegen.shared.events import JobControl
-from coursegen.shared.store import connect
+from coursegen.shared.store import Database, connect
+from coursegen.shared.store.errors import DATABASE_ERRORS
+from coursegen.shared.store.reports import JobState, job_state
 from coursegen.shared.subjects import JOB_CANCEL, JOB_RESUME
-from coursegen.stack.follow import JobState, SubmitError, follow_job, load_job, publish_event, submit_job
+from coursegen.stack.follow import SubmitError, follow_job, publish_event, submit_job
 from coursegen.stack.migrate import MigrationError
 from coursegen.stack.migrate import migrate as apply_migrations
 
@@ -63,7 +64,7 @@ def generate(
                 settings.database_url, job_id, console=console, timeout=timeout, request_event_id=request.event_id
             )
         )
-    except (OSError, asyncpg.PostgresError) as exc:
+    except DATABASE_ERRORS as exc:
         fail(f"cannot follow the job in the database: {exc}; the job {job_id} was requested all the same")
     console.print(summary_table(summary))
     if summary.status != "completed":
@@ -71,9 +72,10 @@ def generate(
 
 
 async def _load(database_url: str, job_id: uuid.UUID) -> JobState | None:
-    db = await connect(database_url, min_size=1, max_size=1)
+    db = Database(await connect(database_url, min_size=1, max_size=1))
     try:
-        return await load_job(db, job_id)
+        async with db.connection() as conn:
+            return await job_state(conn, job_id)
     finally:
         await db.close()
 

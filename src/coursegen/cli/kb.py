@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import asyncpg
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -17,6 +16,8 @@ from rich.table import Table
 from coursegen.cli._common import EXIT_FAILED, err, fail, out, parse_uuid, read_settings, require
 from coursegen.shared import kb
 from coursegen.shared.store import Database, connect
+from coursegen.shared.store.errors import DATABASE_ERRORS
+from coursegen.shared.store.people import company_exists
 
 app = typer.Typer(
     name="kb",
@@ -74,14 +75,15 @@ def _reason(path: Path, exc: Exception) -> str:
     return str(exc).removeprefix(f"{path}: ")
 
 
-async def _company_exists(db: Any, company_id: uuid.UUID) -> bool:
-    return bool(await db.fetchval("SELECT 1 FROM companies WHERE id = $1", company_id))
+async def _company_known(db: Database, company_id: uuid.UUID) -> bool:
+    async with db.connection() as conn:
+        return await company_exists(conn, company_id)
 
 
 async def _add(database_url: str, paths: list[Path], company_id: uuid.UUID | None) -> list[Ingested] | None:
-    db = await connect(database_url, min_size=1, max_size=2)
+    db = Database(await connect(database_url, min_size=1, max_size=2))
     try:
-        if company_id is not None and not await _company_exists(db, company_id):
+        if company_id is not None and not await _company_known(db, company_id):
             return None
         results: list[Ingested] = []
         for path, problem in _files(paths):
@@ -90,7 +92,7 @@ async def _add(database_url: str, paths: list[Path], company_id: uuid.UUID | Non
                 continue
             try:
                 # The absolute path names the document, so adding it again from elsewhere replaces it.
-                count = await kb.ingest(Database(db), path, company_id=company_id, source=str(path.resolve()))
+                count = await kb.ingest(db, path, company_id=company_id, source=str(path.resolve()))
             except (ValueError, OSError) as exc:
                 results.append(Ingested(path, None, _reason(path, exc)))
             else:
@@ -124,7 +126,7 @@ def add(
     assert settings.database_url
     try:
         results = asyncio.run(_add(settings.database_url, paths, company))
-    except (OSError, asyncpg.PostgresError) as exc:
+    except DATABASE_ERRORS as exc:
         fail(f"cannot write to the knowledge base: {exc}")
     if results is None:
         fail(f"no company {company} in the database")
@@ -158,11 +160,11 @@ def snippet(content: str, query: str, width: int = 160) -> str:
 async def _search(
     database_url: str, company_id: uuid.UUID | None, query: str, limit: int
 ) -> list[dict[str, Any]] | None:
-    db = await connect(database_url, min_size=1, max_size=1)
+    db = Database(await connect(database_url, min_size=1, max_size=1))
     try:
-        if company_id is not None and not await _company_exists(db, company_id):
+        if company_id is not None and not await _company_known(db, company_id):
             return None
-        async with Database(db).connection() as conn:
+        async with db.connection() as conn:
             return [hit.model_dump() for hit in await kb.search(conn, company_id, query, limit=limit)]
     finally:
         await db.close()
@@ -189,7 +191,7 @@ def search(
     assert settings.database_url
     try:
         hits = asyncio.run(_search(settings.database_url, company, query, limit))
-    except (OSError, asyncpg.PostgresError) as exc:
+    except DATABASE_ERRORS as exc:
         fail(f"cannot search the knowledge base: {exc}")
     if hits is None:
         fail(f"no company {company} in the database")

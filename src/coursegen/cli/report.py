@@ -18,13 +18,14 @@ from rich.table import Table
 from coursegen.cli._common import out, parse_uuid, read_job, read_settings
 from coursegen.cli._render import styled
 from coursegen.shared.accounting import JobUsage, Reduction, Tally, job_usage
-from coursegen.shared.store import connect
+from coursegen.shared.store import Database, connect
 
 
 async def _load(database_url: str, job_id: uuid.UUID, prices: dict[str, tuple[float, float]]) -> JobUsage | None:
-    db = await connect(database_url, min_size=1, max_size=1)
+    db = Database(await connect(database_url, min_size=1, max_size=1))
     try:
-        return await job_usage(db, job_id, prices)
+        async with db.connection() as conn:
+            return await job_usage(conn, job_id, prices)
     finally:
         await db.close()
 

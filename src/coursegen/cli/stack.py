@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import asyncpg
 import typer
 from rich.console import Console
 
@@ -16,6 +15,7 @@ from coursegen.cli._common import EXIT_FAILED, err, fail, out, parse_replicas, r
 from coursegen.cli._export import fetch_courses, list_companies, write_courses
 from coursegen.cli._render import summary_table
 from coursegen.cli.report import reduction_line
+from coursegen.shared.store.errors import DATABASE_ERRORS
 from coursegen.shared.subjects import SERVICES
 from coursegen.stack.embedded import EmbeddedServerError
 from coursegen.stack.follow import JobSummary, SubmitError, follow_job, submit_job
@@ -24,7 +24,13 @@ from coursegen.stack.supervisor import ServiceProcess, Stack, StackError, interr
 
 EXIT_INTERRUPTED = 130
 READY_TIMEOUT = 120.0
-_STACK_ERRORS = (StackError, EmbeddedServerError, MigrationError, SubmitError, OSError, asyncpg.PostgresError)
+_STACK_ERRORS: tuple[type[Exception], ...] = (
+    StackError,
+    EmbeddedServerError,
+    MigrationError,
+    SubmitError,
+    *DATABASE_ERRORS,
+)
 
 DataDir = Annotated[
     Path | None,
@@ -147,7 +153,6 @@ def _run_demo(
 def _print_where_to_look(console: Console, stack: Stack, summary: JobSummary, exported: list[Path]) -> None:
     job = summary.job_id
     db_url = stack.database_url
-    sql = f"SELECT title, total_modules, word_count FROM assembled_courses WHERE job_id = '{job}';"
     console.print("\n[bold]Where to look[/]")
     if exported:
         console.print(f"  courses (Markdown)  {exported[0].parent}/  [dim]({len(exported)} files)[/]")
@@ -157,7 +162,7 @@ def _print_where_to_look(console: Console, stack: Stack, summary: JobSummary, ex
         console.print(f"  the data again      {again}  [dim](same URLs when the ports are free)[/]")
     console.print(f"  the job             COURSEGEN_DATABASE_URL={db_url} coursegen status {job}")
     console.print(f"  tokens and cost     COURSEGEN_DATABASE_URL={db_url} coursegen report {job}")
-    console.print(f'  SQL                 psql {db_url} -c "{sql}"')
+    console.print(f"  handoffs            COURSEGEN_DATABASE_URL={db_url} coursegen trace {job}")
 
 
 def _explain_failure(stack: Stack, summary: JobSummary, crashed: list[ServiceProcess]) -> None:
@@ -250,15 +255,17 @@ def up(
 
 def _print_how_to_submit(console: Console, stack: Stack) -> None:
     companies = asyncio.run(list_companies(stack.database_url))
-    example = str(companies[0][0]) if companies else "COMPANY_ID"
+    example = str(companies[0].company_id) if companies else "COMPANY_ID"
     console.print("\n[bold]Submit work[/] from another shell:")
     console.print(f"  export COURSEGEN_NATS_URL={stack.nats_url}")
     console.print(f"  export COURSEGEN_DATABASE_URL={stack.database_url}")
     console.print(f"  coursegen generate --company {example}")
     if companies:
         console.print("[bold]Companies[/]")
-        for company_id, name, employees in companies:
-            console.print(f"  {company_id}  {name}  [dim]({employees} active employees)[/]")
+        for company in companies:
+            console.print(
+                f"  {company.company_id}  {company.name}  [dim]({company.active_employees} active employees)[/]"
+            )
     else:
         console.print("[dim]No companies yet: `coursegen up --seed` adds the demo company.[/]")
     console.print("\nCtrl-C stops everything.")

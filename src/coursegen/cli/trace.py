@@ -11,42 +11,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from coursegen.cli._common import out, parse_uuid, read_job, read_settings
-from coursegen.shared.store import Executor, connect
+from coursegen.shared.store import Connection, Database, connect
+from coursegen.shared.store.reports import TraceHandoff, find_job, trace_courses, trace_handoffs
 
 BAR_WIDTH = 32
-
-_ROWS = """
-WITH h AS (
-    SELECT h.session_id, h.to_agent AS stage, h.module_index, coalesce(h.revision, 0) AS revision,
-           coalesce((h.handoff_context ->> 'epoch')::int, 0) AS epoch, h.occurred_at, h.trace_id,
-           row_number() OVER (PARTITION BY h.session_id, h.to_agent, h.module_index, coalesce(h.revision, 0)
-                              ORDER BY h.occurred_at) AS nth
-      FROM cm_agent_handoffs h
-     WHERE h.job_id = $1 AND h.subject LIKE 'coursegen.handoff.%' AND h.session_id IS NOT NULL
-)
-SELECT h.session_id, h.stage, h.module_index, h.revision, h.epoch, h.occurred_at, h.trace_id,
-       (SELECT min(n.occurred_at) FROM cm_agent_handoffs n
-         WHERE n.session_id = h.session_id AND n.from_agent = h.stage AND n.occurred_at >= h.occurred_at
-           AND (h.module_index IS NULL OR n.module_index = h.module_index)) AS handed_on_at,
-       r.created_at AS stored_at, r.input_tokens, r.output_tokens
-  FROM h
-  LEFT JOIN agent_runs r
-         ON h.nth = 1 AND r.session_id = h.session_id AND r.stage = h.stage
-        AND r.module_index = coalesce(h.module_index, -1) AND r.revision = h.revision AND r.status = 'succeeded'
- ORDER BY h.session_id, h.occurred_at, h.module_index NULLS FIRST
-"""
-
-_COURSES = """
-SELECT r.session_id, r.status, r.modules_total, r.error_stage, r.error_message, e.full_name
-  FROM course_runs r LEFT JOIN employees e ON e.id = r.employee_id
- WHERE r.job_id = $1
- ORDER BY r.started_at, r.session_id
-"""
 
 
 @dataclass(frozen=True)
@@ -94,39 +67,39 @@ class JobTimeline:
     courses: list[CourseTimeline]
 
 
-async def load_timeline(db: Executor, job_id: uuid.UUID) -> JobTimeline | None:
-    job = await db.fetchrow("SELECT status FROM course_generation_jobs WHERE job_id = $1", job_id)
+async def load_timeline(conn: Connection, job_id: uuid.UUID) -> JobTimeline | None:
+    job = await find_job(conn, job_id)
     if job is None:
         return None
     courses = {
-        r["session_id"]: CourseTimeline(
-            session_id=r["session_id"],
-            employee_name=r["full_name"] or "?",
-            status=r["status"],
-            modules_total=r["modules_total"],
-            error=f"{r['error_stage']}: {r['error_message']}" if r["error_message"] else None,
+        c.session_id: CourseTimeline(
+            session_id=c.session_id,
+            employee_name=c.employee_name or "?",
+            status=c.status,
+            modules_total=c.modules_total,
+            error=f"{c.error_stage}: {c.error_message}" if c.error_message else None,
         )
-        for r in await db.fetch(_COURSES, job_id)
+        for c in await trace_courses(conn, job.company_id, job_id)
     }
-    for row in await db.fetch(_ROWS, job_id):
-        course = courses.get(row["session_id"])
+    for handoff in await trace_handoffs(conn, job.company_id, job_id):
+        course = courses.get(handoff.session_id)
         if course is None:
             continue
-        course.steps.append(_step(row))
-    return JobTimeline(job_id=job_id, status=job["status"], courses=list(courses.values()))
+        course.steps.append(_step(handoff))
+    return JobTimeline(job_id=job_id, status=job.status, courses=list(courses.values()))
 
 
-def _step(row: Any) -> Step:
+def _step(handoff: TraceHandoff) -> Step:
     return Step(
-        stage=row["stage"],
-        module_index=row["module_index"],
-        revision=row["revision"],
-        epoch=row["epoch"],
-        started_at=row["occurred_at"],
-        ended_at=row["handed_on_at"] or row["stored_at"],
-        input_tokens=row["input_tokens"],
-        output_tokens=row["output_tokens"],
-        trace_id=row["trace_id"],
+        stage=handoff.stage,
+        module_index=handoff.module_index,
+        revision=handoff.revision,
+        epoch=handoff.epoch,
+        started_at=handoff.occurred_at,
+        ended_at=handoff.handed_on_at or handoff.stored_at,
+        input_tokens=handoff.input_tokens,
+        output_tokens=handoff.output_tokens,
+        trace_id=handoff.trace_id,
     )
 
 
@@ -193,9 +166,10 @@ def _bar(offset: float, seconds: float | None, span: float) -> str:
 
 
 async def _load(database_url: str, job_id: uuid.UUID) -> JobTimeline | None:
-    db = await connect(database_url, min_size=1, max_size=1)
+    db = Database(await connect(database_url, min_size=1, max_size=1))
     try:
-        return await load_timeline(db, job_id)
+        async with db.connection() as conn:
+            return await load_timeline(conn, job_id)
     finally:
         await db.close()
 

@@ -15,10 +15,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-import asyncpg
 import nats
 import nats.errors
 import nats.js.errors
@@ -26,23 +24,21 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from coursegen.shared.events import JobRequested
-from coursegen.shared.store import Executor, connect
-from coursegen.shared.subjects import JOB_REJECTED, JOB_REQUESTED, STREAM
+from coursegen.shared.store import Database, connect
+from coursegen.shared.store.errors import TRANSIENT_DATABASE_ERRORS
+from coursegen.shared.store.reports import (
+    TERMINAL_JOB_STATUSES,
+    JobState,
+    RunState,
+    job_output_counts,
+    job_state,
+    rejection_reason,
+)
+from coursegen.shared.subjects import JOB_REQUESTED, STREAM
 
-TERMINAL_JOB_STATUSES = frozenset({"completed", "completed_with_errors", "failed", "cancelled"})
-TERMINAL_RUN_STATUSES = frozenset({"completed", "no_gaps", "failed", "cancelled"})
 POLL_SECONDS = 0.3
 PLAIN_LINE_SECONDS = 1.0
 PLAIN_HEARTBEAT_SECONDS = 15.0
-
-# Errors worth waiting out: the database restarting, or a connection dropped under us.
-_TRANSIENT_DB_ERRORS = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.InterfaceError,
-)
 
 
 class SubmitError(RuntimeError):
@@ -125,107 +121,6 @@ async def publish_event(
             await nc.close()
 
 
-# --- reading a job -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunState:
-    """One course run (one employee in the job) as stored."""
-
-    session_id: str
-    employee_id: uuid.UUID
-    employee_name: str
-    status: str
-    current_stage: str | None
-    progress_percentage: int
-    modules_total: int | None
-    modules_done: int
-    error_stage: str | None
-    error_kind: str | None
-    error_message: str | None
-    started_at: datetime | None
-    completed_at: datetime | None
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL_RUN_STATUSES
-
-
-@dataclass(frozen=True)
-class JobState:
-    """The job row and its course runs."""
-
-    job_id: uuid.UUID
-    company_id: uuid.UUID
-    status: str
-    current_phase: str | None
-    progress_percentage: int
-    total_employees: int
-    successful_courses: int
-    failed_courses: int
-    error_message: str | None
-    failed_employee_ids: list[uuid.UUID]
-    job_config: dict[str, Any]
-    statistics: dict[str, Any]
-    created_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    runs: list[RunState] = field(default_factory=list)
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL_JOB_STATUSES
-
-
-async def load_job(db: Executor, job_id: uuid.UUID) -> JobState | None:
-    """The job and its runs, or None when no such job exists (yet)."""
-    row = await db.fetchrow(
-        """
-        SELECT job_id, company_id, status, current_phase, progress_percentage, total_employees,
-               successful_courses, failed_courses, error_message, failed_employee_ids, job_config,
-               statistics, created_at, started_at, completed_at
-          FROM course_generation_jobs WHERE job_id = $1
-        """,
-        job_id,
-    )
-    if row is None:
-        return None
-    runs = await db.fetch(
-        """
-        SELECT r.session_id, r.employee_id, coalesce(e.full_name, r.employee_id::text) AS employee_name,
-               r.status, r.current_stage, r.progress_percentage, r.modules_total, r.modules_done,
-               r.error_stage, r.error_kind, r.error_message, r.started_at, r.completed_at
-          FROM course_runs r LEFT JOIN employees e ON e.id = r.employee_id
-         WHERE r.job_id = $1
-         ORDER BY employee_name, r.employee_id
-        """,
-        job_id,
-    )
-    job = dict(row)
-    job["failed_employee_ids"] = list(job["failed_employee_ids"] or [])
-    job["job_config"] = job["job_config"] or {}
-    job["statistics"] = job["statistics"] or {}
-    return JobState(**job, runs=[RunState(**dict(r)) for r in runs])
-
-
-async def find_rejection(db: Executor, job_id: uuid.UUID, request_event_id: uuid.UUID | None = None) -> str | None:
-    """The coordinator's reason for refusing the request, once the tracker has recorded it."""
-    reason: str | None = await db.fetchval(
-        """
-        SELECT coalesce(handoff_context->>'reason', error_details, 'rejected')
-          FROM cm_agent_handoffs
-         WHERE subject = $1
-           AND (handoff_context->>'request_event_id' = $2 OR ($2 IS NULL AND job_id = $3))
-         ORDER BY handoff_timestamp DESC
-         LIMIT 1
-        """,
-        JOB_REJECTED,
-        str(request_event_id) if request_event_id else None,
-        job_id,
-    )
-    return reason
-
-
 # --- following ---------------------------------------------------------------------------------
 
 
@@ -292,7 +187,7 @@ async def follow_job(
     when the request named no usable job id.
     """
     started = time.monotonic()
-    db = await connect(database_url, min_size=1, max_size=2)
+    db = Database(await connect(database_url, min_size=1, max_size=2))
     job: JobState | None = None
     rejection: str | None = None
     stopped: str | None = None
@@ -303,10 +198,11 @@ async def follow_job(
                 elapsed = time.monotonic() - started
                 note = ""
                 try:
-                    job = await load_job(db, job_id)
-                    if job is None:
-                        rejection = await find_rejection(db, job_id, request_event_id)
-                except _TRANSIENT_DB_ERRORS as exc:
+                    async with db.connection() as conn:
+                        job = await job_state(conn, job_id)
+                        if job is None:
+                            rejection = await rejection_reason(conn, job_id, request_event_id)
+                except TRANSIENT_DATABASE_ERRORS as exc:
                     note = f"database unavailable ({type(exc).__name__}); retrying"
                 if job is not None:
                     display.show(job, elapsed, note)
@@ -329,7 +225,7 @@ async def follow_job(
 
 
 async def _summarize(
-    db: Executor,
+    db: Database,
     job_id: uuid.UUID,
     job: JobState | None,
     elapsed: float,
@@ -347,10 +243,8 @@ async def _summarize(
             timed_out=timed_out,
             stopped_reason=stopped,
         )
-    courses, modules = await db.fetchrow(
-        "SELECT count(*), coalesce(sum(total_modules), 0) FROM assembled_courses WHERE job_id = $1", job_id
-    ) or (0, 0)
-    handoffs = await db.fetchval("SELECT count(*) FROM cm_agent_handoffs WHERE job_id = $1", job_id)
+    async with db.connection() as conn:
+        counts = await job_output_counts(conn, job.company_id, job_id)
     failed = [
         FailedRun(r.employee_id, r.employee_name, r.error_stage, r.error_kind, r.error_message)
         for r in job.runs
@@ -361,9 +255,9 @@ async def _summarize(
         status=job.status,
         elapsed_seconds=elapsed,
         employees=job.total_employees,
-        courses=int(courses),
-        modules=int(modules),
-        handoffs=int(handoffs or 0),
+        courses=counts.courses,
+        modules=counts.modules,
+        handoffs=counts.handoffs,
         failed=failed,
         error_message=job.error_message,
         timed_out=timed_out,

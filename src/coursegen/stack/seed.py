@@ -10,10 +10,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from coursegen.shared import kb
-from coursegen.shared.store import Database, connect
+from coursegen.shared.store import Database, connect, people
 
 DEMO_SLUG = "northwind"
 KB_DIR = Path(__file__).parent / "demo_kb"
@@ -87,50 +86,45 @@ EMPLOYEES = (
 
 
 async def seed_company(
-    db: Any, *, name: str, slug: str, roles: dict[str, dict[str, tuple[int, int]]], employees: tuple[DemoEmployee, ...]
+    db: Database,
+    *,
+    name: str,
+    slug: str,
+    roles: dict[str, dict[str, tuple[int, int]]],
+    employees: tuple[DemoEmployee, ...],
 ) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
     """Create a company with its roles and employees, once. Returns (company id, employee ids by email)."""
-    async with db.acquire() as conn, conn.transaction():
-        company_id = await conn.fetchval("SELECT id FROM companies WHERE slug = $1", slug)
-        if company_id is None:
-            company_id = await conn.fetchval(
-                "INSERT INTO companies (name, slug) VALUES ($1, $2) RETURNING id", name, slug
-            )
+    async with db.transaction() as conn:
+        company_id, created = await people.ensure_company(conn, name=name, slug=slug)
+        if created:
             role_ids: dict[str, uuid.UUID] = {}
             for role, skills in roles.items():
-                role_ids[role] = await conn.fetchval(
-                    "INSERT INTO roles (company_id, name) VALUES ($1, $2) RETURNING id", company_id, role
-                )
-                await conn.executemany(
-                    "INSERT INTO role_skills (role_id, skill_name, required_level, importance) VALUES ($1, $2, $3, $4)",
-                    [(role_ids[role], skill, level, importance) for skill, (level, importance) in skills.items()],
+                role_ids[role] = await people.add_role_with_skills(
+                    conn,
+                    company_id,
+                    role,
+                    {skill: people.RequiredSkill(level, importance) for skill, (level, importance) in skills.items()},
                 )
             for e in employees:
-                employee_id = await conn.fetchval(
-                    """
-                    INSERT INTO employees (company_id, full_name, email, department, position, current_role_id,
-                                           target_role_id)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
-                    """,
+                await people.add_employee_with_skills(
+                    conn,
                     company_id,
-                    e.name,
-                    e.email,
-                    e.department,
-                    e.role,
-                    role_ids[e.role],
-                    role_ids[e.target_role] if e.target_role else None,
+                    people.NewEmployee(
+                        full_name=e.name,
+                        email=e.email,
+                        department=e.department,
+                        position=e.role,
+                        current_role_id=role_ids[e.role],
+                        target_role_id=role_ids[e.target_role] if e.target_role else None,
+                        skills=e.skills,
+                    ),
                 )
-                await conn.executemany(
-                    "INSERT INTO employee_skills (employee_id, skill_name, level) VALUES ($1, $2, $3)",
-                    [(employee_id, skill, level) for skill, level in e.skills.items()],
-                )
-        rows = await conn.fetch("SELECT id, email FROM employees WHERE company_id = $1", company_id)
-    return company_id, {r["email"]: r["id"] for r in rows}
+        by_email = await people.employee_ids_by_email(conn, company_id)
+    return company_id, by_email
 
 
-async def seed_knowledge_base(db: Any, company_id: uuid.UUID) -> int:
+async def seed_knowledge_base(db: Database, company_id: uuid.UUID) -> int:
     """Ingest the demo knowledge base: the shared library and Northwind's own documents."""
-    db = db if isinstance(db, Database) else Database(db)
     passages = 0
     for path in sorted((KB_DIR / "library").glob("*.md")):
         passages += await kb.ingest(db, path, company_id=None, source=f"demo_kb/library/{path.name}")
@@ -141,12 +135,12 @@ async def seed_knowledge_base(db: Any, company_id: uuid.UUID) -> int:
 
 async def seed_demo(database_url: str) -> uuid.UUID:
     """Seed the demo company and its knowledge base; returns the company id."""
-    pool = await connect(database_url)
+    db = Database(await connect(database_url))
     try:
         company_id, _ = await seed_company(
-            pool, name="Northwind Analytics", slug=DEMO_SLUG, roles=ROLES, employees=EMPLOYEES
+            db, name="Northwind Analytics", slug=DEMO_SLUG, roles=ROLES, employees=EMPLOYEES
         )
-        await seed_knowledge_base(pool, company_id)
+        await seed_knowledge_base(db, company_id)
     finally:
-        await pool.close()
+        await db.close()
     return company_id

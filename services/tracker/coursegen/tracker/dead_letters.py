@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
@@ -21,7 +22,15 @@ from coursegen.shared.errors import InvalidEvent, PermanentError
 from coursegen.shared.events import Handoff, JobRejected, StageFailed, derived_id
 from coursegen.shared.service import Runtime
 from coursegen.shared.store.runs import fail_run
-from coursegen.shared.subjects import JOB_REJECTED, JOB_REQUESTED, STAGE_FAILED, STAGES, STREAM, durable_name
+from coursegen.shared.subjects import (
+    JOB_REJECTED,
+    JOB_REQUESTED,
+    STAGE_FAILED,
+    STAGES,
+    STREAM,
+    durable_name,
+    handoff_subject,
+)
 
 log = logging.getLogger("coursegen.tracker")
 
@@ -29,6 +38,8 @@ DEAD_LETTER_CONSUMERS = frozenset(
     {*(durable_name(stage) for stage in STAGES), durable_name("coordinator") + "-requests"}
 )
 """The consumers whose dead letters fail a course run (or answer a job request)."""
+WORK_SUBJECTS = frozenset({*(handoff_subject(stage) for stage in STAGES), JOB_REQUESTED})
+"""A consumer filtered on one of these does a stage's (or the coordinator's) work, whatever its name."""
 
 
 class DeadLetterHandler:
@@ -43,12 +54,13 @@ class DeadLetterHandler:
             deliveries = int(advisory.get("deliveries", 0))
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidEvent(f"not a MAX_DELIVERIES advisory: {exc}") from exc
-        if consumer not in DEAD_LETTER_CONSUMERS:
+        js = self.rt.broker.connection.jetstream() if self.rt.broker is not None else None
+        if not await self._does_stage_work(js, consumer):
             # Only a stage's or the coordinator's messages fail course runs. The tracker's own
             # consumer running out of deliveries never does: it failed to record, not the run.
             log.error("consumer %s ran out of deliveries on message %d; recorded, no run failed", consumer, sequence)
             return
-        js = self.rt.broker.connection.jetstream()
+        assert js is not None
         try:
             original = await js.get_msg(STREAM, sequence)
         except NotFoundError:
@@ -87,6 +99,19 @@ class DeadLetterHandler:
                 source="tracker",
             ),
         )
+
+    @staticmethod
+    async def _does_stage_work(js: Any, consumer: str) -> bool:
+        if consumer in DEAD_LETTER_CONSUMERS:
+            return True
+        if js is None:
+            return False
+        try:
+            info = await js.consumer_info(STREAM, consumer)
+        except NotFoundError:
+            return False
+        filters = {info.config.filter_subject, *(info.config.filter_subjects or [])} - {None}
+        return bool(filters) and filters <= WORK_SUBJECTS
 
     async def _reject_request(self, body: bytes, reason: str) -> None:
         try:

@@ -63,7 +63,8 @@ def data_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def nats_server(data_dir: Path) -> Iterator[EmbeddedNats]:
-    server = EmbeddedNats(data_dir / "nats").start()
+    # Every service with only its own permissions, as the embedded stack runs them.
+    server = EmbeddedNats(data_dir / "nats", secure=True).start()
     yield server
     server.stop()
 
@@ -79,7 +80,9 @@ def postgres(data_dir: Path) -> Iterator[EmbeddedPostgres]:
 @pytest.fixture(scope="session")
 def settings(nats_server: EmbeddedNats, postgres: EmbeddedPostgres, data_dir: Path) -> Settings:
     return Settings(
-        nats_url=nats_server.url,
+        # Bare clients in tests act as the operator; each service connects as itself (the passwords file).
+        nats_url=nats_server.url_as("admin"),
+        nats_passwords_file=nats_server.passwords_file,
         database_url=postgres.url,
         data_dir=data_dir,
         model="offline",

@@ -17,11 +17,13 @@ from typing import Any
 import nats.js.errors
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub, RetentionPolicy, StorageType
+from faststream.nats.security import NatsCredentials, NatsNKey, NatsSecurity, NatsUserPassword
 from nats.js.api import AckPolicy as JsAckPolicy
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from coursegen.shared.errors import transient_nats_error
+from coursegen.shared.errors import EventTooLarge, transient_nats_error
 from coursegen.shared.events import Event, Handoff
+from coursegen.shared.nats_auth import ADMIN, USER_NAMES, connect_options, identity, inbox_prefix
 from coursegen.shared.settings import Settings
 from coursegen.shared.subjects import ADVISORY_STREAM, ALL, MAX_DELIVERIES_ADVISORY, STREAM
 from coursegen.shared.telemetry import course_trace
@@ -36,9 +38,10 @@ def _publish_retryable(exc: BaseException) -> bool:
     return transient_nats_error(exc) or isinstance(exc, TimeoutError | ConnectionError)
 
 
-def make_stream(settings: Settings) -> JStream:
+def make_stream(settings: Settings, *, declare: bool = True) -> JStream:
     """A fresh stream declaration: FastStream marks it declared after the first broker starts."""
     return JStream(
+        declare=declare,
         name=STREAM,
         subjects=[ALL],
         storage=StorageType.FILE,
@@ -72,10 +75,11 @@ def consumer_config(settings: Settings) -> ConsumerConfig:
 
 
 def make_broker(settings: Settings, name: str, *, middlewares: Sequence[Any] = ()) -> NatsBroker:
-    if not settings.nats_url:
-        raise RuntimeError("COURSEGEN_NATS_URL is not set")
+    options = connect_options(settings, name)
     return NatsBroker(
-        [url.strip() for url in settings.nats_url.split(",")],
+        options["servers"],
+        security=_security(options),
+        inbox_prefix=options.get("inbox_prefix", "_INBOX"),
         name=f"coursegen-{name}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -87,15 +91,33 @@ def make_broker(settings: Settings, name: str, *, middlewares: Sequence[Any] = (
     )
 
 
+def _security(options: Mapping[str, Any]) -> NatsSecurity | None:
+    """nats-py's connect options as FastStream's security object."""
+    tls = options.get("tls")
+    if "user" in options:
+        return NatsUserPassword(options["user"], options["password"], ssl_context=tls)
+    if "user_credentials" in options:
+        return NatsCredentials(options["user_credentials"], ssl_context=tls)
+    if "nkeys_seed" in options:
+        return NatsNKey(options["nkeys_seed"], ssl_context=tls)
+    return NatsSecurity(ssl_context=tls) if tls is not None else None
+
+
 async def raw_decoder(msg: NatsMessage) -> bytes:
     """Hand handlers the bytes: we parse with pydantic ourselves, so a bad body is ours to report."""
     return msg.body
 
 
-def subscribe_kwargs(settings: Settings, durable: str, stream: JStream | None = None) -> dict[str, Any]:
+def subscribe_kwargs(
+    settings: Settings, durable: str, stream: JStream | None = None, *, service: str | None = None
+) -> dict[str, Any]:
     """The subscriber arguments every service uses: a durable pull consumer, acked by hand."""
+    who = identity(settings, service)[0] if service else None
     return {
-        "stream": stream or make_stream(settings),
+        # Pulled messages arrive on the service's own inbox, the only one its NATS user may read.
+        "inbox_prefix": f"{inbox_prefix(who)}.".encode() if who else b"_INBOX.",
+        # ``ensure_streams`` declares the stream: a service may create it, never update it.
+        "stream": stream or make_stream(settings, declare=False),
         "durable": durable,
         # One message per fetch, and no fetch while every worker is busy: nothing sits
         # buffered with its ack_wait running.
@@ -106,18 +128,27 @@ def subscribe_kwargs(settings: Settings, durable: str, stream: JStream | None = 
     }
 
 
-async def ensure_streams(settings: Settings, *, give_up_after: float = 120.0) -> None:
-    """Create (or update) the streams before consumers bind to them, retrying while the cluster forms."""
+async def ensure_streams(settings: Settings, user: str = ADMIN, *, give_up_after: float = 120.0) -> None:
+    """Create the streams before consumers bind to them, retrying while the cluster forms.
+
+    A service creates a missing stream; only ``admin`` (or anyone on a server
+    without users) updates an existing one to these settings.
+    """
     import nats as nats_client
 
     assert settings.nats_url
+    who, _ = identity(settings, user)
+    # The services' own users may not update a stream; anonymous or operator-made users try.
+    may_update = who is None or who == ADMIN or who not in USER_NAMES
+    options = connect_options(settings, user)
 
     async def quiet(exc: Exception) -> None:
         log.warning("NATS at %s: %s", settings.nats_url, exc)
 
     # Bounded: a service whose NATS never comes up fails at start with a clear error.
     nc = await nats_client.connect(
-        [u.strip() for u in settings.nats_url.split(",")],
+        options.pop("servers"),
+        **options,
         max_reconnect_attempts=int(give_up_after),
         reconnect_time_wait=1,
         connect_timeout=5,
@@ -140,7 +171,10 @@ async def ensure_streams(settings: Settings, *, give_up_after: float = 120.0) ->
                     except nats.js.errors.BadRequestError as exc:
                         if exc.err_code != 10058:  # "stream name already in use": update it instead
                             raise
-                        await js.update_stream(config)
+                        if may_update:
+                            await js.update_stream(config)
+                        else:
+                            log.info("stream %s differs from these settings; only admin updates it", config.name)
     finally:
         await nc.close()
 
@@ -148,14 +182,20 @@ async def ensure_streams(settings: Settings, *, give_up_after: float = 120.0) ->
 class Bus:
     """Publishes events to JetStream and waits for the server's ack."""
 
-    def __init__(self, broker: NatsBroker, *, give_up_after: float = 60.0) -> None:
+    def __init__(self, broker: NatsBroker, *, give_up_after: float = 60.0, max_event_bytes: int = 256 * 1024) -> None:
         self.broker = broker
         self.give_up_after = give_up_after
+        self.max_event_bytes = max_event_bytes
 
     async def publish(self, subject: str, event: Event, *, headers: Mapping[str, str] | None = None) -> None:
         msg_id = event.msg_id if isinstance(event, Handoff) else str(event.event_id)
         all_headers = {"Nats-Msg-Id": msg_id, "content-type": "application/json", **(headers or {})}
         body = event.model_dump_json().encode()
+        if len(body) > self.max_event_bytes:
+            raise EventTooLarge(
+                f"{type(event).__name__} for {subject} is {len(body)} bytes, over the cap of "
+                f"{self.max_event_bytes} (COURSEGEN_MAX_EVENT_BYTES): events carry ids and counts, not data"
+            )
         # The telemetry middleware adds ``traceparent`` to the headers: the receiver's work joins this trace.
         with course_trace(event):
             async for attempt in AsyncRetrying(

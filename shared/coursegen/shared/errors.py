@@ -53,6 +53,10 @@ class InvalidEvent(PermanentError):
     kind: FailureKind = "invalid_event"
 
 
+class EventTooLarge(PermanentError):
+    """An event over the bus's size cap (``COURSEGEN_MAX_EVENT_BYTES``): refused before NATS sees it."""
+
+
 class BudgetExceeded(PermanentError):
     kind: FailureKind = "budget_exceeded"
 

@@ -79,7 +79,7 @@ def build_app(definition: ServiceDefinition, settings: Settings, *, middlewares:
     if settings.metrics_port:
         observers.append(metrics.prometheus_middleware(definition.name))
     broker = make_broker(settings, definition.name, middlewares=[*observers, *middlewares])
-    bus = Bus(broker)
+    bus = Bus(broker, max_event_bytes=settings.max_event_bytes)
     retry = RetryPolicy(
         max_deliveries=settings.max_deliveries,
         base_delay=settings.retry_base_delay_seconds,
@@ -108,14 +108,16 @@ def build_app(definition: ServiceDefinition, settings: Settings, *, middlewares:
         durable = durable_name(definition.name) + (f"-{sub.durable_suffix}" if sub.durable_suffix else "")
         durables.append(durable)
         stream = sub.stream(settings) if sub.stream else None
-        broker.subscriber(sub.subject, **subscribe_kwargs(settings, durable, stream))(on_message_for(sub.subject))
+        broker.subscriber(sub.subject, **subscribe_kwargs(settings, durable, stream, service=definition.name))(
+            on_message_for(sub.subject)
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
         assert settings.database_url
         if settings.metrics_port:
             metrics.serve(settings.metrics_host, settings.metrics_port)
-        await ensure_streams(settings)
+        await ensure_streams(settings, definition.name)
         pool = await wait_for_database(settings.database_url, timeout=120, max_size=settings.db_pool_max)
         runtime = Runtime(service=definition.name, settings=settings, db=pool, bus=bus, broker=broker)
         for sub in definition.subscriptions:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -36,6 +36,21 @@ class Settings(BaseSettings):
     """NATS server URL(s), comma-separated. Unset: ``demo``/``up`` start an embedded nats-server."""
     database_url: str | None = None
     """PostgreSQL URL. Unset: ``demo``/``up`` start an embedded PostgreSQL."""
+    nats_user: str | None = None
+    """The NATS user this process connects as (one per service; ``client`` for the CLI)."""
+    nats_password: SecretStr | None = None
+    """That user's password."""
+    nats_creds_file: Path | None = None
+    """A mounted NATS credentials file instead of a password: a ``.creds`` file (JWT) or an nkey seed."""
+    nats_passwords_file: Path | None = None
+    """Every user's password as JSON (the embedded stack's 0600 file): each service connects as itself."""
+    nats_tls_ca: Path | None = None
+    """CA certificate that signed the NATS server's certificate: connect with TLS and verify it."""
+    nats_tls_cert: Path | None = None
+    """Client certificate for NATS servers that verify clients (with ``nats_tls_key``)."""
+    nats_tls_key: Path | None = None
+    max_event_bytes: int = Field(default=256 * 1024, ge=1024)
+    """Largest event the bus publishes; a bigger one is refused with a clear error before NATS sees it."""
     data_dir: Path = Field(default_factory=_default_data_dir)
     """Where the embedded servers keep their data, and where logs go."""
 

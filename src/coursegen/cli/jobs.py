@@ -12,6 +12,7 @@ import typer
 from coursegen.cli._common import EXIT_FAILED, fail, out, parse_uuid, read_job, read_settings, require
 from coursegen.cli._render import job_table, runs_table, summary_table
 from coursegen.shared.events import JobControl
+from coursegen.shared.nats_auth import CLIENT, connect_options
 from coursegen.shared.store import connect
 from coursegen.shared.subjects import JOB_CANCEL, JOB_RESUME
 from coursegen.stack.follow import JobState, SubmitError, follow_job, load_job, publish_event, submit_job
@@ -49,7 +50,11 @@ def generate(
     assert settings.nats_url
     console = out()
     try:
-        request, job_id = asyncio.run(submit_job(settings.nats_url, company, employee or None, token_budget))
+        request, job_id = asyncio.run(
+            submit_job(
+                settings.nats_url, company, employee or None, token_budget, options=connect_options(settings, CLIENT)
+            )
+        )
     except SubmitError as exc:
         fail(str(exc))
     console.print(f"job [bold]{job_id}[/] requested (event {request.event_id})")
@@ -110,7 +115,9 @@ def _control(subject: str, job: uuid.UUID, reason: str) -> None:
     assert settings.nats_url
     event = JobControl(job_id=job, reason=reason, source="cli")
     try:
-        asyncio.run(publish_event(settings.nats_url, subject, event.model_dump_json().encode(), str(event.event_id)))
+        body = event.model_dump_json().encode()
+        options = connect_options(settings, CLIENT)
+        asyncio.run(publish_event(settings.nats_url, subject, body, str(event.event_id), options=options))
     except SubmitError as exc:
         fail(str(exc))
 

@@ -28,6 +28,15 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from coursegen.shared.nats_auth import (
+    MAX_PAYLOAD_BYTES,
+    authorization_block,
+    load_or_create_passwords,
+    tls_block,
+    write_secret,
+)
 
 PG_SYSTEM_USER = "embedded_postgres"
 
@@ -66,6 +75,15 @@ def _wait_http_ok(url: str, timeout: float) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class NatsTls:
+    """The server's certificate and key, and the CA clients check it with."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
 @dataclass
 class EmbeddedNats:
     store_dir: Path
@@ -73,11 +91,31 @@ class EmbeddedNats:
     monitor_port: int = 0
     config: Path | None = None
     """A configuration file (a cluster node's); otherwise a single server from flags."""
+    secure: bool = False
+    """One user per service with only its own permissions (``nats_auth.USERS``), passwords generated
+    into ``passwords.json`` (0600) in the store dir; the configuration is written there too."""
+    tls: NatsTls | None = None
+    """Serve TLS only (with ``secure``)."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        scheme = "tls" if self.tls is not None else "nats"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def passwords_file(self) -> Path:
+        return self.store_dir / "passwords.json"
+
+    def passwords(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in json.loads(self.passwords_file.read_text()).items()}
+
+    def url_as(self, user: str) -> str:
+        """The URL with ``user``'s credentials in it (for a client of the embedded server)."""
+        if not self.secure:
+            return self.url
+        scheme, rest = self.url.split("://", 1)
+        return f"{scheme}://{user}:{quote(self.passwords()[user], safe='')}@{rest}"
 
     @property
     def monitor_url(self) -> str:
@@ -99,6 +137,8 @@ class EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         self.monitor_port = self.monitor_port or free_port()
+        if self.secure:
+            self.config = self._write_secure_config()
         if self.config is not None:
             args = [str(tool_path("nats-server")), "-c", str(self.config), "-l", str(self.log_file)]
             self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -120,6 +160,21 @@ class EmbeddedNats:
             str(self.log_file),
         ]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def _write_secure_config(self) -> Path:
+        passwords = load_or_create_passwords(self.passwords_file)
+        config = self.store_dir / "nats.conf"
+        text = (
+            'server_name: "coursegen-embedded"\n'
+            f"listen: 127.0.0.1:{self.port}\n"
+            f"http: 127.0.0.1:{self.monitor_port}\n"
+            f"max_payload: {MAX_PAYLOAD_BYTES}\n"
+            f"jetstream {{ store_dir: {json.dumps(str(self.store_dir))} }}\n" + authorization_block(passwords)
+        )
+        if self.tls is not None:
+            text += tls_block(self.tls.cert, self.tls.key, self.tls.ca)
+        write_secret(config, text)
+        return config
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -72,9 +72,9 @@ def nats_server(data_dir: Path) -> Iterator[EmbeddedNats]:
 @pytest.fixture(scope="session")
 def postgres(data_dir: Path) -> Iterator[EmbeddedPostgres]:
     server = EmbeddedPostgres(data_dir / "postgres").start()
-    migrate(server.url)
+    migrate(server.owner_url)
     yield server
-    server.stop()
+    server.destroy()
 
 
 @pytest.fixture(scope="session")

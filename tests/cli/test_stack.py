@@ -56,7 +56,7 @@ def test_stack_starts_migrates_and_stops_everything(tmp_path: Path) -> None:
         assert stack.nats_url.startswith("nats://client:")
         nats_process = stack.nats.process
         assert nats_process is not None and nats_process.poll() is None
-        pid_file = stack.postgres.data_dir / "postmaster.pid"
+        pid_file = stack.postgres.pgdata / "postmaster.pid"
         postmaster = int(pid_file.read_text().split()[0])
         assert psutil.pid_exists(postmaster)
 
@@ -72,7 +72,8 @@ def test_stack_starts_migrates_and_stops_everything(tmp_path: Path) -> None:
 
 def test_a_second_run_reuses_the_data_dir(tmp_path: Path) -> None:
     with Stack(embedded_settings(tmp_path)) as first:
-        asyncio.run(fetch(first.database_url, "CREATE TABLE kept_between_runs (x int)"))
+        assert first.postgres is not None  # the schema is the owner role's to change
+        asyncio.run(fetch(first.postgres.owner_url, "CREATE TABLE kept_between_runs (x int)"))
         ports = json.loads((tmp_path / "ports.json").read_text())
 
     with Stack(embedded_settings(tmp_path)) as second:

@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     nats_url: str | None = None
     """NATS server URL(s), comma-separated. Unset: ``demo``/``up`` start an embedded nats-server."""
     database_url: str | None = None
-    """PostgreSQL URL. Unset: ``demo``/``up`` start an embedded PostgreSQL."""
+    """PostgreSQL URL of the app role (rows only, never the schema). Unset: ``demo``/``up`` start an
+    embedded PostgreSQL."""
+    migrate_database_url: str | None = None
+    """PostgreSQL URL of the owner role, for ``coursegen migrate``; unset: ``database_url``."""
     nats_user: str | None = None
     """The NATS user this process connects as (one per service; ``client`` for the CLI)."""
     nats_password: SecretStr | None = None

@@ -93,12 +93,14 @@ def status(job: JobId) -> None:
 
 
 def migrate() -> None:
-    """Apply pending migrations to COURSEGEN_DATABASE_URL."""
+    """Apply pending migrations as COURSEGEN_MIGRATE_DATABASE_URL (the owner role), else COURSEGEN_DATABASE_URL."""
     settings = read_settings()
-    require(settings, "database_url")
-    assert settings.database_url
+    if not settings.migrate_database_url:
+        require(settings, "database_url")
+    url = settings.migrate_database_url or settings.database_url
+    assert url
     try:
-        output = apply_migrations(settings.database_url)
+        output = apply_migrations(url)
     except MigrationError as exc:
         fail(str(exc))
     applied = [line.removeprefix("Applied: ") for line in output.splitlines() if line.startswith("Applied:")]

@@ -207,7 +207,12 @@ class Stack:
                 self.postgres.start()
                 self._database_url = self.postgres.url
             self._remember_ports()
-            self.migrations_output = migrate(self.database_url)
+            # Migrations run as the owner role; services get the app role's URL.
+            if self.postgres is not None:
+                owner_url = self.postgres.owner_url
+            else:
+                owner_url = self.settings.migrate_database_url or self.database_url
+            self.migrations_output = migrate(owner_url)
         except BaseException:
             self.stop()
             raise

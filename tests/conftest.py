@@ -63,7 +63,8 @@ def data_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def nats_server(data_dir: Path) -> Iterator[EmbeddedNats]:
-    server = EmbeddedNats(data_dir / "nats").start()
+    # Every service with only its own permissions, as the embedded stack runs them.
+    server = EmbeddedNats(data_dir / "nats", secure=True).start()
     yield server
     server.stop()
 
@@ -71,15 +72,17 @@ def nats_server(data_dir: Path) -> Iterator[EmbeddedNats]:
 @pytest.fixture(scope="session")
 def postgres(data_dir: Path) -> Iterator[EmbeddedPostgres]:
     server = EmbeddedPostgres(data_dir / "postgres").start()
-    migrate(server.url)
+    migrate(server.owner_url)
     yield server
-    server.stop()
+    server.destroy()
 
 
 @pytest.fixture(scope="session")
 def settings(nats_server: EmbeddedNats, postgres: EmbeddedPostgres, data_dir: Path) -> Settings:
     return Settings(
-        nats_url=nats_server.url,
+        # Bare clients in tests act as the operator; each service connects as itself (the passwords file).
+        nats_url=nats_server.url_as("admin"),
+        nats_passwords_file=nats_server.passwords_file,
         database_url=postgres.url,
         data_dir=data_dir,
         model="offline",

@@ -26,13 +26,13 @@ def servers() -> Iterator[tuple[EmbeddedNats, EmbeddedPostgres, Settings]]:
     root = Path(tempfile.mkdtemp(prefix="coursegen-restart-"))
     nats = EmbeddedNats(root / "nats").start()
     postgres = EmbeddedPostgres(root / "postgres").start()
-    migrate(postgres.url)
+    migrate(postgres.owner_url)
     settings = outage_settings(nats_url=nats.url, database_url=postgres.url, data_dir=root)
     try:
         yield nats, postgres, settings
     finally:
         nats.stop()
-        postgres.stop()
+        postgres.destroy()
 
 
 async def run_with_restart(settings: Settings, restart: Any, *, timeout: float = 120) -> None:

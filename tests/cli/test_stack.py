@@ -52,10 +52,11 @@ async def fetch(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
 def test_stack_starts_migrates_and_stops_everything(tmp_path: Path) -> None:
     with Stack(embedded_settings(tmp_path)) as stack:
         assert stack.nats is not None and stack.postgres is not None
-        assert stack.nats_url.startswith("nats://127.0.0.1:")
+        # What the stack hands out is the client user's URL, never the operator's.
+        assert stack.nats_url.startswith("nats://client:")
         nats_process = stack.nats.process
         assert nats_process is not None and nats_process.poll() is None
-        pid_file = stack.postgres.data_dir / "postmaster.pid"
+        pid_file = stack.postgres.pgdata / "postmaster.pid"
         postmaster = int(pid_file.read_text().split()[0])
         assert psutil.pid_exists(postmaster)
 
@@ -71,7 +72,8 @@ def test_stack_starts_migrates_and_stops_everything(tmp_path: Path) -> None:
 
 def test_a_second_run_reuses_the_data_dir(tmp_path: Path) -> None:
     with Stack(embedded_settings(tmp_path)) as first:
-        asyncio.run(fetch(first.database_url, "CREATE TABLE kept_between_runs (x int)"))
+        assert first.postgres is not None  # the schema is the owner role's to change
+        asyncio.run(fetch(first.postgres.owner_url, "CREATE TABLE kept_between_runs (x int)"))
         ports = json.loads((tmp_path / "ports.json").read_text())
 
     with Stack(embedded_settings(tmp_path)) as second:
@@ -126,7 +128,8 @@ def test_submit_without_a_stream_says_to_start_the_services(stack: Stack) -> Non
 
 def test_submit_publishes_a_job_request_with_its_event_id(stack: Stack) -> None:
     async def scenario() -> tuple[JobRequested, uuid.UUID, Any]:
-        nc = await nats.connect(stack.nats_url)
+        assert stack.nats is not None
+        nc = await nats.connect(stack.nats.url_as("admin"))  # the stream is the operator's to make
         try:
             js = nc.jetstream()
             await js.add_stream(name=STREAM, subjects=[ALL])
@@ -276,7 +279,8 @@ def test_service_processes_are_supervised(tmp_path: Path) -> None:
         stack.wait_ready(timeout=60)
         assert first.ready and first.log_path == tmp_path / "logs" / "tracker-0.log"
         # Ready means consuming: the service's durable consumer exists on the stream.
-        assert "coursegen-tracker" in asyncio.run(consumer_names(stack.nats_url))
+        assert stack.nats is not None
+        assert "coursegen-tracker" in asyncio.run(consumer_names(stack.nats.url_as("admin")))
 
         stack.kill("tracker", 0)
         assert first.returncode is not None

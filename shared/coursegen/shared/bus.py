@@ -16,21 +16,14 @@ from typing import Any
 
 import nats.js.errors
 from faststream import AckPolicy
-from faststream.nats import (
-    ConsumerConfig,
-    JStream,
-    NatsBroker,
-    NatsMessage,
-    NatsUserPassword,
-    PullSub,
-    RetentionPolicy,
-    StorageType,
-)
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub, RetentionPolicy, StorageType
+from faststream.nats.security import NatsCredentials, NatsNKey, NatsSecurity, NatsUserPassword
 from nats.js.api import AckPolicy as JsAckPolicy
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from coursegen.shared.errors import transient_nats_error
+from coursegen.shared.errors import EventTooLarge, transient_nats_error
 from coursegen.shared.events import Event, Handoff
+from coursegen.shared.nats_auth import ADMIN, connect_options, identity, inbox_prefix
 from coursegen.shared.settings import Settings
 from coursegen.shared.subjects import ADVISORY_STREAM, ALL, MAX_DELIVERIES_ADVISORY, STREAM
 from coursegen.shared.telemetry import course_trace
@@ -45,9 +38,10 @@ def _publish_retryable(exc: BaseException) -> bool:
     return transient_nats_error(exc) or isinstance(exc, TimeoutError | ConnectionError)
 
 
-def make_stream(settings: Settings) -> JStream:
+def make_stream(settings: Settings, *, declare: bool = True) -> JStream:
     """A fresh stream declaration: FastStream marks it declared after the first broker starts."""
     return JStream(
+        declare=declare,
         name=STREAM,
         subjects=[ALL],
         storage=StorageType.FILE,
@@ -80,20 +74,12 @@ def consumer_config(settings: Settings) -> ConsumerConfig:
     )
 
 
-def nats_auth(settings: Settings) -> dict[str, Any]:
-    """nats-py's connect arguments for this service's own NATS user, when it has one."""
-    if not settings.nats_user:
-        return {}
-    password = settings.nats_password.get_secret_value() if settings.nats_password else ""
-    return {"user": settings.nats_user, "password": password}
-
-
 def make_broker(settings: Settings, name: str, *, middlewares: Sequence[Any] = ()) -> NatsBroker:
-    if not settings.nats_url:
-        raise RuntimeError("COURSEGEN_NATS_URL is not set")
-    auth = nats_auth(settings)
+    options = connect_options(settings, name)
     return NatsBroker(
-        [url.strip() for url in settings.nats_url.split(",")],
+        options["servers"],
+        security=_security(options),
+        inbox_prefix=options.get("inbox_prefix", "_INBOX"),
         name=f"coursegen-{name}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -102,8 +88,19 @@ def make_broker(settings: Settings, name: str, *, middlewares: Sequence[Any] = (
         decoder=raw_decoder,
         middlewares=tuple(middlewares),
         log_level=logging.DEBUG,
-        security=NatsUserPassword(auth["user"], auth["password"]) if auth else None,
     )
+
+
+def _security(options: Mapping[str, Any]) -> NatsSecurity | None:
+    """nats-py's connect options as FastStream's security object."""
+    tls = options.get("tls")
+    if "user" in options:
+        return NatsUserPassword(options["user"], options["password"], ssl_context=tls)
+    if "user_credentials" in options:
+        return NatsCredentials(options["user_credentials"], ssl_context=tls)
+    if "nkeys_seed" in options:
+        return NatsNKey(options["nkeys_seed"], ssl_context=tls)
+    return NatsSecurity(ssl_context=tls) if tls is not None else None
 
 
 async def raw_decoder(msg: NatsMessage) -> bytes:
@@ -111,10 +108,16 @@ async def raw_decoder(msg: NatsMessage) -> bytes:
     return msg.body
 
 
-def subscribe_kwargs(settings: Settings, durable: str, stream: JStream | None = None) -> dict[str, Any]:
+def subscribe_kwargs(
+    settings: Settings, durable: str, stream: JStream | None = None, *, service: str | None = None
+) -> dict[str, Any]:
     """The subscriber arguments every service uses: a durable pull consumer, acked by hand."""
+    who = identity(settings, service)[0] if service else None
     return {
-        "stream": stream or make_stream(settings),
+        # Pulled messages arrive on the service's own inbox, the only one its NATS user may read.
+        "inbox_prefix": f"{inbox_prefix(who)}.".encode() if who else b"_INBOX.",
+        # ``ensure_streams`` declares the stream: a service may create it, never update it.
+        "stream": stream or make_stream(settings, declare=False),
         "durable": durable,
         # One message per fetch, and no fetch while every worker is busy: nothing sits
         # buffered with its ack_wait running.
@@ -125,28 +128,29 @@ def subscribe_kwargs(settings: Settings, durable: str, stream: JStream | None = 
     }
 
 
-async def ensure_streams(settings: Settings, *, give_up_after: float = 120.0) -> None:
+async def ensure_streams(settings: Settings, user: str = ADMIN, *, give_up_after: float = 120.0) -> None:
     """Create the streams when they are missing, before consumers bind to them, retrying while the cluster forms.
 
-    An existing stream is left as it is: its replicas, storage and limits are the
-    operator's (a production R3 stream must never be rewritten to this replica's
+    An existing stream is left as it is, whoever starts: its replicas, storage and limits
+    are the operator's (a production R3 stream must never be rewritten to this replica's
     defaults). A difference is logged.
     """
     import nats as nats_client
 
     assert settings.nats_url
+    options = connect_options(settings, user)
 
     async def quiet(exc: Exception) -> None:
         log.warning("NATS at %s: %s", settings.nats_url, exc)
 
     # Bounded: a service whose NATS never comes up fails at start with a clear error.
     nc = await nats_client.connect(
-        [u.strip() for u in settings.nats_url.split(",")],
+        options.pop("servers"),
+        **options,
         max_reconnect_attempts=int(give_up_after),
         reconnect_time_wait=1,
         connect_timeout=5,
         error_cb=quiet,
-        **nats_auth(settings),
     )
     try:
         js = nc.jetstream()
@@ -196,14 +200,20 @@ def _log_differences(existing: Any, wanted: Any) -> None:
 class Bus:
     """Publishes events to JetStream and waits for the server's ack."""
 
-    def __init__(self, broker: NatsBroker, *, give_up_after: float = 60.0) -> None:
+    def __init__(self, broker: NatsBroker, *, give_up_after: float = 60.0, max_event_bytes: int = 256 * 1024) -> None:
         self.broker = broker
         self.give_up_after = give_up_after
+        self.max_event_bytes = max_event_bytes
 
     async def publish(self, subject: str, event: Event, *, headers: Mapping[str, str] | None = None) -> None:
         msg_id = event.msg_id if isinstance(event, Handoff) else str(event.event_id)
         all_headers = {"Nats-Msg-Id": msg_id, "content-type": "application/json", **(headers or {})}
         body = event.model_dump_json().encode()
+        if len(body) > self.max_event_bytes:
+            raise EventTooLarge(
+                f"{type(event).__name__} for {subject} is {len(body)} bytes, over the cap of "
+                f"{self.max_event_bytes} (COURSEGEN_MAX_EVENT_BYTES): events carry ids and counts, not data"
+            )
         # The telemetry middleware adds ``traceparent`` to the headers: the receiver's work joins this trace.
         with course_trace(event):
             async for attempt in AsyncRetrying(

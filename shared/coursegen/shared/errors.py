@@ -68,6 +68,10 @@ class TransitionRefused(PermanentError):
     kind: FailureKind = "internal"
 
 
+class EventTooLarge(PermanentError):
+    """An event over the bus's size cap (``COURSEGEN_MAX_EVENT_BYTES``): refused before NATS sees it."""
+
+
 class BudgetExceeded(PermanentError):
     kind: FailureKind = "budget_exceeded"
 

@@ -79,7 +79,7 @@ def build_app(definition: ServiceDefinition, settings: Settings, *, middlewares:
     if settings.metrics_port:
         observers.append(metrics.prometheus_middleware(definition.name))
     broker = make_broker(settings, definition.name, middlewares=[*observers, *middlewares])
-    bus = Bus(broker)
+    bus = Bus(broker, max_event_bytes=settings.max_event_bytes)
     retry = RetryPolicy(
         max_deliveries=settings.max_deliveries,
         base_delay=settings.retry_base_delay_seconds,
@@ -111,7 +111,9 @@ def build_app(definition: ServiceDefinition, settings: Settings, *, middlewares:
         durables.append(durable)
         stream = sub.stream(settings) if sub.stream else None
         consumers.append((stream.name if stream else STREAM, durable))
-        broker.subscriber(sub.subject, **subscribe_kwargs(settings, durable, stream))(on_message_for(sub.subject))
+        broker.subscriber(sub.subject, **subscribe_kwargs(settings, durable, stream, service=definition.name))(
+            on_message_for(sub.subject)
+        )
     readiness = ServiceReadiness(definition.name, consumers)
 
     @contextlib.asynccontextmanager
@@ -124,7 +126,7 @@ def build_app(definition: ServiceDefinition, settings: Settings, *, middlewares:
         await health.start()
         readiness.broker = broker
         try:
-            await ensure_streams(settings)
+            await ensure_streams(settings, definition.name)
             pool = await wait_for_database(settings.database_url, timeout=120, max_size=settings.db_pool_max)
         except BaseException:
             await health.stop()

@@ -34,13 +34,26 @@ class Settings(BaseSettings):
 
     nats_url: str | None = None
     """NATS server URL(s), comma-separated. Unset: ``demo``/``up`` start an embedded nats-server."""
-    nats_user: str | None = None
-    """NATS user of this service (each service has its own); with ``nats_password``."""
-    nats_password: SecretStr | None = None
     database_url: str | None = None
-    """PostgreSQL URL. Unset: ``demo``/``up`` start an embedded PostgreSQL."""
+    """PostgreSQL URL of the app role (rows only, never the schema). Unset: ``demo``/``up`` start an
+    embedded PostgreSQL."""
     migrate_database_url: str | None = None
-    """PostgreSQL URL that ``coursegen migrate`` uses, as the schema's owner; unset: ``database_url``."""
+    """PostgreSQL URL of the owner role, for ``coursegen migrate``; unset: ``database_url``."""
+    nats_user: str | None = None
+    """The NATS user this process connects as (one per service; ``client`` for the CLI)."""
+    nats_password: SecretStr | None = None
+    """That user's password."""
+    nats_creds_file: Path | None = None
+    """A mounted NATS credentials file instead of a password: a ``.creds`` file (JWT) or an nkey seed."""
+    nats_passwords_file: Path | None = None
+    """Every user's password as JSON (the embedded stack's 0600 file): each service connects as itself."""
+    nats_tls_ca: Path | None = None
+    """CA certificate that signed the NATS server's certificate: connect with TLS and verify it."""
+    nats_tls_cert: Path | None = None
+    """Client certificate for NATS servers that verify clients (with ``nats_tls_key``)."""
+    nats_tls_key: Path | None = None
+    max_event_bytes: int = Field(default=256 * 1024, ge=1024)
+    """Largest event the bus publishes; a bigger one is refused with a clear error before NATS sees it."""
     data_dir: Path = Field(default_factory=_default_data_dir)
     """Where the embedded servers keep their data, and where logs go."""
 

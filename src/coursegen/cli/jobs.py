@@ -11,6 +11,7 @@ import typer
 from coursegen.cli._common import EXIT_FAILED, fail, out, parse_uuid, read_job, read_settings, require
 from coursegen.cli._render import job_table, runs_table, summary_table
 from coursegen.shared.events import JobControl
+from coursegen.shared.nats_auth import CLIENT, connect_options
 from coursegen.shared.store import Database, connect
 from coursegen.shared.store.errors import DATABASE_ERRORS
 from coursegen.shared.store.reports import JobState, job_state
@@ -50,7 +51,11 @@ def generate(
     assert settings.nats_url
     console = out()
     try:
-        request, job_id = asyncio.run(submit_job(settings.nats_url, company, employee or None, token_budget))
+        request, job_id = asyncio.run(
+            submit_job(
+                settings.nats_url, company, employee or None, token_budget, options=connect_options(settings, CLIENT)
+            )
+        )
     except SubmitError as exc:
         fail(str(exc))
     console.print(f"job [bold]{job_id}[/] requested (event {request.event_id})")
@@ -90,7 +95,7 @@ def status(job: JobId) -> None:
 
 
 def migrate() -> None:
-    """Apply pending migrations to COURSEGEN_MIGRATE_DATABASE_URL (the schema owner's), else COURSEGEN_DATABASE_URL."""
+    """Apply pending migrations as COURSEGEN_MIGRATE_DATABASE_URL (the owner role), else COURSEGEN_DATABASE_URL."""
     settings = read_settings()
     if not settings.migrate_database_url:
         require(settings, "database_url")
@@ -114,7 +119,9 @@ def _control(subject: str, job: uuid.UUID, reason: str) -> None:
     assert settings.nats_url
     event = JobControl(job_id=job, reason=reason, source="cli")
     try:
-        asyncio.run(publish_event(settings.nats_url, subject, event.model_dump_json().encode(), str(event.event_id)))
+        body = event.model_dump_json().encode()
+        options = connect_options(settings, CLIENT)
+        asyncio.run(publish_event(settings.nats_url, subject, body, str(event.event_id), options=options))
     except SubmitError as exc:
         fail(str(exc))
 

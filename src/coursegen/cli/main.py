@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from coursegen.cli import contract, jobs, kb, report, service, stack, trace
+from coursegen.cli import contract, jobs, kb, nats_config, report, service, stack, trace
 
 app = typer.Typer(
     name="coursegen",
@@ -26,6 +26,7 @@ app.command(rich_help_panel="Jobs")(trace.trace)
 app.command(rich_help_panel="Jobs")(report.report)
 app.command(rich_help_panel="Database")(jobs.migrate)
 app.command(rich_help_panel="Contract")(contract.asyncapi)
+app.command("nats-config", rich_help_panel="Run")(nats_config.nats_config)
 app.add_typer(kb.app, rich_help_panel="Database")
 
 

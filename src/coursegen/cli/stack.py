@@ -7,6 +7,7 @@ import shlex
 import time
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -53,8 +54,16 @@ def _replicas_callback(values: list[str] | None) -> list[str] | None:
 def _print_servers(console: Console, stack: Stack) -> None:
     nats_kind = "embedded" if stack.nats else "COURSEGEN_NATS_URL"
     pg_kind = "embedded" if stack.postgres else "COURSEGEN_DATABASE_URL"
-    console.print(f"[green]✓[/] NATS        {stack.nats_url}  [dim]({nats_kind})[/]")
-    console.print(f"[green]✓[/] PostgreSQL  {stack.database_url}  [dim]({pg_kind}, migrated)[/]")
+    console.print(f"[green]✓[/] NATS        {redact(stack.nats_url)}  [dim]({nats_kind})[/]")
+    console.print(f"[green]✓[/] PostgreSQL  {redact(stack.database_url)}  [dim]({pg_kind}, migrated)[/]")
+
+
+def redact(url: str) -> str:
+    """A URL fit to print: its password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 def _start_services(console: Console, stack: Stack, replicas: dict[str, int] | None = None) -> None:

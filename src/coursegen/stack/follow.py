@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import nats
 import nats.errors
@@ -24,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from coursegen.shared.events import JobRequested
+from coursegen.shared.nats_auth import inbox_prefix, strip_userinfo
 from coursegen.shared.store import Database, connect
 from coursegen.shared.store.errors import TRANSIENT_DATABASE_ERRORS
 from coursegen.shared.store.reports import (
@@ -55,6 +57,7 @@ async def submit_job(
     token_budget: int | None = None,
     *,
     timeout: float = 10.0,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[JobRequested, uuid.UUID]:
     """Publish ``coursegen.job.requested`` and wait for JetStream's ack.
 
@@ -71,7 +74,8 @@ async def submit_job(
         token_budget=token_budget,
         source="cli",
     )
-    await publish_event(nats_url, JOB_REQUESTED, event.model_dump_json().encode(), str(event.event_id), timeout=timeout)
+    body = event.model_dump_json().encode()
+    await publish_event(nats_url, JOB_REQUESTED, body, str(event.event_id), timeout=timeout, options=options)
     return event, job_id
 
 
@@ -82,16 +86,27 @@ async def publish_event(
     msg_id: str,
     *,
     timeout: float = 10.0,
+    options: Mapping[str, Any] | None = None,
 ) -> None:
-    """Publish one event to the stream (deduplicated by ``msg_id``), from a short-lived connection."""
+    """Publish one event to the stream (deduplicated by ``msg_id``), from a short-lived connection.
+
+    ``options`` are nats-py's connect options (``nats_auth.connect_options``: credentials, TLS, inbox);
+    without them, the user in the URL (if any) replies on its own inbox.
+    """
 
     async def quiet(exc: Exception) -> None:
         # Failures surface as exceptions below; nats-py would also log each one.
         return None
 
     servers = [url.strip() for url in nats_url.split(",") if url.strip()]
+    connect = dict(options or {})
+    servers = connect.pop("servers", servers)
+    if "inbox_prefix" not in connect and (who := urlsplit(servers[0]).username):
+        connect["inbox_prefix"] = inbox_prefix(who)
+    shown = ",".join(strip_userinfo(url) for url in servers)
     try:
         nc = await nats.connect(
+            **connect,
             servers=servers,
             connect_timeout=min(timeout, 5.0),
             max_reconnect_attempts=2,
@@ -99,7 +114,7 @@ async def publish_event(
             error_cb=quiet,
         )
     except (OSError, TimeoutError, nats.errors.Error) as exc:
-        raise SubmitError(f"cannot connect to NATS at {nats_url}: {exc or type(exc).__name__}") from exc
+        raise SubmitError(f"cannot connect to NATS at {shown}: {exc or type(exc).__name__}") from exc
     try:
         js = nc.jetstream()
         try:
@@ -110,10 +125,10 @@ async def publish_event(
             nats.js.errors.NotFoundError,
         ) as exc:
             raise SubmitError(
-                f"NATS at {nats_url} has no {STREAM} stream yet: start the services first (coursegen up)"
+                f"NATS at {shown} has no {STREAM} stream yet: start the services first (coursegen up)"
             ) from exc
         except (nats.errors.TimeoutError, TimeoutError) as exc:
-            raise SubmitError(f"NATS at {nats_url} did not acknowledge the message within {timeout:.0f} s") from exc
+            raise SubmitError(f"NATS at {shown} did not acknowledge the message within {timeout:.0f} s") from exc
         except nats.js.errors.Error as exc:
             raise SubmitError(f"NATS refused the message: {exc}") from exc
     finally:

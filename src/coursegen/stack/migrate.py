@@ -27,23 +27,33 @@ def migrations_dir() -> Path:
     raise MigrationError("migrations/ not found; set COURSEGEN_MIGRATIONS_DIR")
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 def dbmate_url(database_url: str) -> str:
-    """dbmate speaks lib/pq: a TCP URL needs sslmode, which the embedded server does not offer."""
+    """The URL as dbmate (lib/pq) takes it.
+
+    lib/pq requires TLS unless told otherwise. Only a loopback or Unix-socket
+    server without an ``sslmode`` of its own (the embedded one, which has no
+    TLS) gets ``sslmode=disable``; any other host keeps the secure default.
+    """
     parts = urlsplit(database_url)
     query = dict(parse_qsl(parts.query))
-    scheme = "postgres"
-    if parts.hostname and "sslmode" not in query:
+    host = parts.hostname or query.get("host", "")
+    local = not host or host in LOCAL_HOSTS or host.startswith("127.") or host.startswith("/")
+    if local and "sslmode" not in query:
         query["sslmode"] = "disable"
-    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+    return urlunsplit(("postgres", parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
 def migrate(database_url: str, *, wait_seconds: int = 30) -> str:
     """Apply every pending migration; idempotent. Returns dbmate's output."""
+    # The URL (and its password) goes through the environment: argv is visible to every local user.
     result = subprocess.run(
         [
             str(tool_path("dbmate")),
-            "--url",
-            dbmate_url(database_url),
+            "--env",
+            "COURSEGEN_DBMATE_URL",
             "--migrations-dir",
             str(migrations_dir()),
             "--no-dump-schema",
@@ -58,6 +68,7 @@ def migrate(database_url: str, *, wait_seconds: int = 30) -> str:
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "COURSEGEN_DBMATE_URL": dbmate_url(database_url)},
     )
     if result.returncode != 0:
         raise MigrationError(f"dbmate failed: {(result.stderr or result.stdout).strip()}")

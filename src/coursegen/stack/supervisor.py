@@ -192,9 +192,11 @@ class Stack:
                     store,
                     port=_free_or_new(ports.get("nats")),
                     monitor_port=_free_or_new(ports.get("nats_monitor")),
+                    secure=True,
                 )
                 self.nats.start()
-                self._nats_url = self.nats.url
+                # What the stack hands out is the client's: it may submit and control jobs, nothing more.
+                self._nats_url = self.nats.url_as("client")
             if self.settings.database_url:
                 self._database_url = self.settings.database_url
             else:
@@ -205,7 +207,12 @@ class Stack:
                 self.postgres.start()
                 self._database_url = self.postgres.url
             self._remember_ports()
-            self.migrations_output = migrate(self.database_url)
+            # Migrations run as the owner role; services get the app role's URL.
+            if self.postgres is not None:
+                owner_url = self.postgres.owner_url
+            else:
+                owner_url = self.settings.migrate_database_url or self.database_url
+            self.migrations_output = migrate(owner_url)
         except BaseException:
             self.stop()
             raise
@@ -292,6 +299,19 @@ class Stack:
     def stop_services(self) -> None:
         self._terminate(self.processes)
 
+    def _nats_credentials(self, name: str) -> dict[str, str]:
+        """The service's own NATS user and password, when the stack knows every user's."""
+        if self.nats is not None and self.nats.secure:
+            passwords = self.nats.passwords()
+        elif self.settings.nats_passwords_file is not None:
+            passwords = json.loads(self.settings.nats_passwords_file.read_text())
+        else:
+            return {}
+        if name not in passwords:
+            return {}
+        # Only its own: a service process never sees the other users' passwords.
+        return {"COURSEGEN_NATS_USER": name, "COURSEGEN_NATS_PASSWORD": passwords[name]}
+
     def _spawn(self, name: str, index: int) -> ServiceProcess:
         log_path = self.logs_dir / f"{name}-{index}.log"
         ready_file = self.root / "run" / f"{name}-{index}.ready"
@@ -300,6 +320,7 @@ class Stack:
         metrics_port = self._metrics_port_for(f"{name}-{index}")
         env = {
             **os.environ,
+            **self._nats_credentials(name),
             "COURSEGEN_NATS_URL": self.nats_url,
             "COURSEGEN_DATABASE_URL": self.database_url,
             "COURSEGEN_DATA_DIR": str(self.root),
@@ -309,6 +330,8 @@ class Stack:
             READY_FILE_ENV: str(ready_file),
             "PYTHONUNBUFFERED": "1",
         }
+        if "COURSEGEN_NATS_USER" in env:
+            env.pop("COURSEGEN_NATS_PASSWORDS_FILE", None)
         # Appending keeps a crashed replica's last words next to its successor's.
         with log_path.open("ab") as log_file:
             offset = log_file.tell()

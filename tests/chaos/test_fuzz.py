@@ -16,6 +16,7 @@ from coursegen.shared.consume import RetryPolicy, settle
 from coursegen.shared.events import Handoff, JobControl, JobRequested
 from coursegen.shared.service import Runtime
 from coursegen.shared.settings import Settings
+from coursegen.shared.store import Database
 from coursegen.shared.subjects import ALL, JOB_CANCEL, JOB_REQUESTED, JOB_RESUME, SERVICES, STAGES, handoff_subject
 from tests.fakes import FakeDelivery, RecordingBus
 from tests.helpers import service_definition
@@ -65,7 +66,7 @@ def handler_for(subject: str, db: asyncpg.Pool[Any], bus: RecordingBus, settings
     for name in SERVICES:
         for sub in service_definition(name).subscriptions:
             if (tracker and sub.subject == ALL) or (not tracker and sub.subject == subject):
-                return sub.make_handler(Runtime(name, settings, db, bus, broker=None))  # type: ignore[arg-type]
+                return sub.make_handler(Runtime(name, settings, Database(db), bus, broker=None))  # type: ignore[arg-type]
     raise AssertionError(subject)
 
 

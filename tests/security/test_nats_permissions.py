@@ -80,6 +80,7 @@ def handoff(stage: str) -> bytes:
         company_id=uuid.uuid4(),
         employee_id=uuid.uuid4(),
         session_id=f"forged-{uuid.uuid4().hex}",
+        module_index=None if stage == "planner" else 0,
     )
     return event.model_dump_json().encode()
 

@@ -13,6 +13,7 @@
         ├── TenantMismatch        the message names a company, employee or job that its
         │                         stored course run does not: recorded, never processed
         ├── TransitionRefused     a status change the owner of that status does not allow
+        ├── LimitExceeded         a company asked for more than its limits allow
         ├── BudgetExceeded        the job's token budget is spent
         └── AgentFailed           the agent broke its contract (bad output, guardrail)
 
@@ -62,6 +63,12 @@ class InvalidEvent(PermanentError):
 
 class TenantMismatch(PermanentError):
     kind: FailureKind = "tenant_mismatch"
+
+
+class LimitExceeded(PermanentError):
+    """A company asked for more than its limits allow (jobs at once, requests a minute)."""
+
+    kind: FailureKind = "limit_exceeded"
 
 
 class TransitionRefused(PermanentError):

@@ -222,6 +222,7 @@ def handoff_key(session_id: str, stage: str, module_index: int | None, revision:
 FailureKind = Literal[
     "invalid_event",
     "tenant_mismatch",
+    "limit_exceeded",
     "invalid_data",
     "budget_exceeded",
     "guardrail",

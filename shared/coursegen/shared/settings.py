@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     """Default per-job token budget (input + output); unset means no limit."""
     max_employees_per_job: int = Field(default=5000, ge=1)
     """Most employees one job may ask for; a larger request is rejected whole, with the reason."""
+    max_active_jobs_per_company: int = Field(default=10, ge=1)
+    """Most jobs one company may have pending or running at once."""
+    max_jobs_per_minute_per_company: int = Field(default=30, ge=1)
+    """Most job requests one company may have accepted in a minute."""
+    max_resumes_per_minute_per_company: int = Field(default=10, ge=1)
+    """Most resumes one company may ask for in a minute."""
     prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     """USD per million (input, output) tokens by model name, for ``coursegen report``. JSON, e.g.
     ``{"gpt-4o-mini": [0.15, 0.6]}``; merged over the defaults. A name matches with or without

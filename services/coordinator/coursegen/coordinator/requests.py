@@ -13,7 +13,7 @@ from coursegen.shared.consume import Delivery
 from coursegen.shared.errors import PermanentError
 from coursegen.shared.events import Handoff, JobAccepted, JobRejected, JobRequested, loose_ids
 from coursegen.shared.service import Runtime
-from coursegen.shared.store import Connection, jobs, people, runs
+from coursegen.shared.store import Connection, jobs, limits, people, runs
 from coursegen.shared.subjects import JOB_ACCEPTED, JOB_REJECTED, handoff_subject
 
 log = logging.getLogger("coursegen.coordinator")
@@ -79,6 +79,7 @@ class RequestHandler:
                 return existing.job_id, await runs.job_runs(conn, existing.job_id)
             if not await people.company_exists(conn, request.company_id):
                 raise Rejected(f"unknown company {request.company_id}")
+            await self.check_limits(conn, request)
             employees = await self.resolve_employees(conn, request)
             job_id = request.job_id or uuid.uuid4()
             if await jobs.job_exists(conn, job_id):
@@ -95,6 +96,24 @@ class RequestHandler:
             new_runs = [(session_id_for(job_id, e), e) for e in employees]
             await runs.create_runs(conn, job_id, request.company_id, new_runs)
         return job_id, [(e, s) for s, e in new_runs]
+
+    async def check_limits(self, conn: Connection, request: JobRequested) -> None:
+        """The company's limits, counted under its lock: over one, the request is rejected whole."""
+        settings = self.rt.settings
+        await limits.lock_company(conn, request.company_id)
+        running = await limits.active_jobs(conn, request.company_id)
+        if running >= settings.max_active_jobs_per_company:
+            raise Rejected(
+                f"the company has {running} jobs under way, the most it may have at once "
+                f"({settings.max_active_jobs_per_company}): wait for one to end"
+            )
+        recent = await limits.requests_last_minute(conn, request.company_id, limits.RequestKind.JOB)
+        if recent >= settings.max_jobs_per_minute_per_company:
+            raise Rejected(
+                f"the company asked for {recent} jobs in the last minute, the most it may "
+                f"({settings.max_jobs_per_minute_per_company}): try again in a minute"
+            )
+        await limits.record_request(conn, request.company_id, limits.RequestKind.JOB)
 
     async def resolve_employees(self, conn: Connection, request: JobRequested) -> list[uuid.UUID]:
         limit = self.rt.settings.max_employees_per_job

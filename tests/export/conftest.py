@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from coursegen.shared.courseview import CourseView
 from coursegen.shared.settings import Settings
@@ -55,7 +56,7 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def assembled_course(settings: Settings) -> AsyncIterator[AssembledCourse]:
     """One course through the whole pipeline (offline model), and a second company that must never see it."""
     assert settings.database_url

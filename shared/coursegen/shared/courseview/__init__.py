@@ -7,6 +7,7 @@ for the offline player and the SCORM packages). Model text is escaped by Jinja2
 or sanitized with nh3; diagrams pass a strict SVG allow-list.
 """
 
+from coursegen.shared.courseview.load import load_course_view
 from coursegen.shared.courseview.model import (
     DEFAULT_PASS_MARK,
     CourseDataError,
@@ -32,6 +33,7 @@ __all__ = [
     "QuizQuestion",
     "clean_html",
     "clean_svg",
+    "load_course_view",
     "markdown_html",
     "render_course_fragment",
     "render_course_page",

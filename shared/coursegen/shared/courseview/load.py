@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from coursegen.shared.courseview.model import DEFAULT_PASS_MARK, CourseView
+from coursegen.shared.courseview.model import DEFAULT_PASS_MARK, CourseView, NarrationAudio
 from coursegen.shared.store import Connection
 from coursegen.shared.store.courses import get_course
+from coursegen.shared.store.narration import narration_audio
 
 
 async def load_course_view(
@@ -19,4 +20,6 @@ async def load_course_view(
     stored = await get_course(conn, course_id, company_id)
     if stored is None:
         return None
-    return CourseView.from_stored(stored, pass_mark=pass_mark)
+    clips = await narration_audio(conn, stored.session_id, company_id)
+    audio = {i: NarrationAudio(mime=c.mime, data=c.audio) for i, c in clips.items()}
+    return CourseView.from_stored(stored, audio=audio, pass_mark=pass_mark)

@@ -12,6 +12,7 @@ import typer
 
 from coursegen.cli._common import EXIT_USAGE, fail, out, parse_uuid, read_settings, require
 from coursegen.shared.courseview import DEFAULT_PASS_MARK, CourseDataError, CourseView, load_course_view
+from coursegen.shared.courseview.xapi import LrsSettings
 from coursegen.shared.export import FORMATS, Export, export_course
 from coursegen.shared.store import Database, connect
 from coursegen.shared.store.courses import course_company
@@ -56,7 +57,11 @@ def export(
         int, typer.Option(min=0, max=100, help="Percent of quiz questions to get right to pass (the mastery score).")
     ] = DEFAULT_PASS_MARK,
 ) -> None:
-    """Export an assembled course for an LMS (SCORM 1.2, SCORM 2004, QTI) or as one offline HTML file."""
+    """Export an assembled course for an LMS (SCORM 1.2, SCORM 2004, QTI) or as one offline HTML file.
+
+    With COURSEGEN_LRS_URL, COURSEGEN_LRS_USERNAME and COURSEGEN_LRS_PASSWORD set, the players also send
+    xAPI statements to that LRS.
+    """
     if format not in FORMATS:
         fail(f"unknown export format {format!r}: use one of {', '.join(FORMATS)}", EXIT_USAGE)
     settings = read_settings()
@@ -72,7 +77,8 @@ def export(
         where = f" of company {company}" if company else ""
         fail(f"no assembled course {course}{where} (it does not exist, or is not assembled yet)", EXIT_USAGE)
     try:
-        exported = export_course(view, format)
+        lrs = LrsSettings()
+        exported = export_course(view, format, lrs=lrs if lrs.configured else None)
     except ValueError as exc:
         fail(f"course {course} cannot be exported as {format}: {exc}", EXIT_USAGE)
     dest = _destination(out_path, exported)

@@ -144,6 +144,8 @@ class ModuleView(_Frozen):
 
 class CourseView(_Frozen):
     course_id: uuid.UUID | None = None
+    employee_id: uuid.UUID | None = None
+    """The learner the course was made for."""
     title: str
     employee: str = ""
     weeks: int = 0
@@ -201,7 +203,8 @@ class CourseView(_Frozen):
         }
         for index, clip in (audio or {}).items():
             media.setdefault(index, {})["narration_audio"] = clip
-        return cls.from_json(stored.course, course_id=stored.course_id, media=media, pass_mark=pass_mark)
+        view = cls.from_json(stored.course, course_id=stored.course_id, media=media, pass_mark=pass_mark)
+        return view.model_copy(update={"employee_id": stored.employee_id})
 
     @property
     def question_count(self) -> int:

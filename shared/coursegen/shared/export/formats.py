@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coursegen.shared.courseview import CourseView, render_course_page
+from coursegen.shared.courseview.xapi import LrsSettings, xapi_scripts
 from coursegen.shared.export._templates import render_xml, static_text
 
 
@@ -54,8 +55,23 @@ def player_page(view: CourseView, *, scripts: tuple[str, ...] = (), connect_src:
     return render_course_page(view, standalone=True, paged=True, scripts=scripts, connect_src=connect_src)
 
 
-def _scorm(view: CourseView, version: str, extra_scripts: tuple[str, ...], connect_src: tuple[str, ...]) -> bytes:
+def _reporting(view: CourseView, options: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Scripts to add to a player, and the origins they may reach: xAPI when an LRS is given."""
+    scripts: tuple[str, ...] = tuple(options.get("scripts", ()))
+    connect_src: tuple[str, ...] = tuple(options.get("connect_src", ()))
+    lrs: LrsSettings | None = options.get("lrs")
+    if lrs is not None:
+        learner = str(view.employee_id) if view.employee_id else "learner"
+        xapi = xapi_scripts(view, lrs, learner_id=learner, learner_name=view.employee)
+        if xapi is not None:
+            scripts += xapi.scripts
+            connect_src += xapi.connect_src
+    return scripts, connect_src
+
+
+def _scorm(view: CourseView, version: str, options: Mapping[str, Any]) -> bytes:
     config = "window.COURSEGEN_SCORM = " + json.dumps({"version": version}) + ";"
+    extra_scripts, connect_src = _reporting(view, options)
     page = player_page(view, scripts=(config, static_text("scorm.js"), *extra_scripts), connect_src=connect_src)
     files = {LAUNCH: page.encode("utf-8")}
     manifest = render_xml(
@@ -69,17 +85,18 @@ def _scorm(view: CourseView, version: str, extra_scripts: tuple[str, ...], conne
 
 
 def export_scorm12(view: CourseView, **options: Any) -> Export:
-    data = _scorm(view, "1.2", options.get("scripts", ()), options.get("connect_src", ()))
+    data = _scorm(view, "1.2", options)
     return Export(f"{slug(view.title)}-scorm12.zip", "application/zip", data)
 
 
 def export_scorm2004(view: CourseView, **options: Any) -> Export:
-    data = _scorm(view, "2004", options.get("scripts", ()), options.get("connect_src", ()))
+    data = _scorm(view, "2004", options)
     return Export(f"{slug(view.title)}-scorm2004.zip", "application/zip", data)
 
 
 def export_html(view: CourseView, **options: Any) -> Export:
-    page = player_page(view, scripts=options.get("scripts", ()), connect_src=options.get("connect_src", ()))
+    scripts, connect_src = _reporting(view, options)
+    page = player_page(view, scripts=scripts, connect_src=connect_src)
     return Export(f"{slug(view.title)}.html", "text/html; charset=utf-8", page.encode("utf-8"))
 
 

@@ -43,11 +43,16 @@ _COURSE = """
 SELECT a.course_id, a.company_id, a.employee_id, a.job_id, a.session_id, a.title, a.course, a.markdown, a.created_at,
        p.course_structure -> 'modules' AS planned_modules
   FROM assembled_courses a
-  LEFT JOIN cm_course_plans p ON p.session_id = a.session_id
+  LEFT JOIN cm_course_plans p ON p.session_id = a.session_id AND p.company_id = a.company_id
  WHERE a.course_id = $1 AND a.company_id = $2
 """
 
-_DIAGRAMS = "SELECT module_index, diagram_svg FROM module_multimedia WHERE session_id = $1 ORDER BY module_index"
+_DIAGRAMS = """
+SELECT m.module_index, m.diagram_svg
+  FROM module_multimedia m JOIN assembled_courses a USING (session_id)
+ WHERE a.course_id = $1 AND a.company_id = $2
+ ORDER BY m.module_index
+"""
 
 
 async def get_course(conn: Connection, course_id: uuid.UUID, company_id: uuid.UUID) -> StoredCourse | None:
@@ -55,7 +60,7 @@ async def get_course(conn: Connection, course_id: uuid.UUID, company_id: uuid.UU
     row = await conn.fetchrow(_COURSE, course_id, company_id)
     if row is None:
         return None
-    svgs = {r["module_index"]: r["diagram_svg"] for r in await conn.fetch(_DIAGRAMS, row["session_id"])}
+    svgs = {r["module_index"]: r["diagram_svg"] for r in await conn.fetch(_DIAGRAMS, course_id, company_id)}
     planned = {
         int(m.get("module_index", i)): m for i, m in enumerate(row["planned_modules"] or []) if isinstance(m, dict)
     }

@@ -7,6 +7,7 @@ import mermaid_render
 from coursegen.multimedia.agent import Media, multimedia_agent
 from coursegen.multimedia.policy import media_policy
 from coursegen.shared.events import ModuleHandoff
+from coursegen.shared.narration import narrate
 from coursegen.shared.stage import RunInfo, StageContext, StageSpec, claim_unless, hand_on, stage_service
 from coursegen.shared.store import Connection, enrichment
 
@@ -28,6 +29,7 @@ async def store(conn: Connection, ctx: StageContext[ModuleHandoff], out: Media, 
             narration_script=out.narration_script,
         ),
     )
+    await narrate(conn, ctx.handoff, out.narration_script)
 
 
 spec = StageSpec[ModuleHandoff, Media](

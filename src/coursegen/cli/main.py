@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from coursegen.cli import contract, jobs, kb, report, service, stack, trace
+from coursegen.cli import contract, jobs, kb, report, review, service, stack, trace
 
 app = typer.Typer(
     name="coursegen",
@@ -27,6 +27,10 @@ app.command(rich_help_panel="Jobs")(report.report)
 app.command(rich_help_panel="Database")(jobs.migrate)
 app.command(rich_help_panel="Contract")(contract.asyncapi)
 app.add_typer(kb.app, rich_help_panel="Database")
+app.add_typer(review.app, rich_help_panel="Review")
+app.command(rich_help_panel="Review")(review.publish)
+app.command("versions", rich_help_panel="Review")(review.versions_)
+app.command(rich_help_panel="Review")(review.audit)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def claim_flags(course: dict[str, Any]) -> list[versions.ClaimFlag]:
 
 async def store_draft(
     conn: Connection,
-    run: CourseRun,
+    run: CourseRun | versions.Version,
     *,
     round: int | None,
     origin: versions.Origin,
@@ -50,12 +50,14 @@ async def store_draft(
     created_by: str = PIPELINE_ACTOR,
     based_on: int | None = None,
 ) -> versions.Version:
-    """A new draft version of the run's employee's course, checked for unsupported claims."""
+    """A new draft version of the course of a run's employee (or of an existing version's course),
+    checked for unsupported claims."""
+    employee_id = run.employee_id if isinstance(run, CourseRun) else await versions.employee_of(conn, run)
     return await versions.insert_version(
         conn,
         versions.NewVersion(
             company_id=run.company_id,
-            employee_id=run.employee_id,
+            employee_id=employee_id,
             session_id=run.session_id,
             round=round,
             origin=origin,

@@ -160,6 +160,16 @@ async def insert_version(conn: Connection, v: NewVersion, flags: list[ClaimFlag]
     return version
 
 
+async def employee_of(conn: Connection, version: VersionSummary) -> uuid.UUID:
+    """The learner a version's course is for."""
+    employee_id: uuid.UUID = await conn.fetchval(
+        "SELECT employee_id FROM courses WHERE course_id = $1 AND company_id = $2",
+        version.course_id,
+        version.company_id,
+    )
+    return employee_id
+
+
 async def version_of_round(conn: Connection, session_id: str, round: int) -> VersionSummary | None:
     """The version a run's review round assembled, if it has."""
     row = await conn.fetchrow(
@@ -295,3 +305,10 @@ async def publish(
     )
     if not result.endswith(" 1"):
         raise TransitionRefused(f"version {version_id} is not a draft: only a draft can be published")
+
+
+async def company_of_course(conn: Connection, course_id: uuid.UUID) -> uuid.UUID | None:
+    """The company a course belongs to: for operators with database access (the command line), who act
+    as that company. Pages and the API take the company from the signed-in user instead."""
+    company_id: uuid.UUID | None = await conn.fetchval("SELECT company_id FROM courses WHERE course_id = $1", course_id)
+    return company_id

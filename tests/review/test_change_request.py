@@ -116,6 +116,7 @@ async def test_review_revise_publish_and_learn(settings: Settings, db: asyncpg.P
     assert (stored["kind"], stored["module_index"], stored["comment"]) == ("change_request", 2, comment)
     reworked = v2["course"]["modules"][2]
     assert reworked["revision"] > v1["course"]["modules"][2]["revision"]
+    assert comment in reworked["sections"]["introduction"]
     for i in (0, 1, 3):
         assert v2["course"]["modules"][i] == v1["course"]["modules"][i]
     # v1 stays as it was: a version is never rewritten.

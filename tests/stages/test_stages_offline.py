@@ -79,10 +79,11 @@ async def test_planner_maps_every_prioritized_gap_to_a_module(driven: dict[str, 
         assert plan["agent_turns"] == 2 and [t["tool"] for t in plan["tool_calls"]] == [
             "get_employee_profile",
             "analyze_skill_gaps",
+            "get_reviewer_comments",
         ]
     for run in await runs_of(db, job_id, "planner"):
         assert run["status"] == "succeeded" and run["input_tokens"] > 0 and run["output_tokens"] > 0
-        assert run["model"] == "offline" and run["tool_calls"] == 2
+        assert run["model"] == "offline" and run["tool_calls"] == 3
 
 
 async def test_researcher_findings_are_grounded_in_passages(driven: dict[str, Any]) -> None:

@@ -29,6 +29,17 @@ SUBJECTS: list[tuple[str, type[BaseModel], str]] = [
     (subjects.COURSE_READY, events.CourseReady, "Finalizer: the course is assembled."),
     (subjects.COURSE_SKIPPED, events.CourseSkipped, "Planner: no course, the employee has no skill gap."),
     (subjects.JOB_COMPLETED, events.JobCompleted, "Tracker: every course run of the job has ended."),
+    (
+        subjects.REVIEW_OUTLINE,
+        events.OutlineReview,
+        "Any client: approve a waiting outline (optionally edited), or reject it with a comment to re-plan.",
+    ),
+    (
+        subjects.REVIEW_MODULE,
+        events.ModuleReview,
+        "Any client: approve a module of a draft, or request changes (that module alone is redone).",
+    ),
+    (subjects.COURSE_DRAFTED, events.CourseDrafted, "Finalizer: a new draft version of the course exists."),
 ]
 
 

@@ -88,6 +88,8 @@ class JobRequested(Event):
     """The user who asked, when there is one."""
     token_budget: int | None = Field(default=None, gt=0, le=MAX_TOKEN_BUDGET)
     """Most tokens the whole job may spend (at most 2^63-1); the setting's default when absent."""
+    review_outline: bool = False
+    """Each course run waits after planning until a person approves (or rejects) its outline."""
 
 
 class JobAccepted(Event):
@@ -122,6 +124,8 @@ class CourseRunEvent(Event):
     """Content revision: 0 for the first draft, raised by every quality loop."""
     epoch: int = 0
     """Raised by resume, so a re-driven handoff is not taken for a duplicate."""
+    round: int = Field(default=0, ge=0)
+    """Review round: 0 for the generated course, raised by each reviewer's rejection or change request."""
 
 
 class Handoff(CourseRunEvent):
@@ -149,8 +153,9 @@ class Handoff(CourseRunEvent):
         module_index: int | None = None,
         revision: int = 0,
         epoch: int = 0,
+        round: int = 0,
     ) -> Handoff:
-        key = handoff_key(session_id, stage, module_index, revision, epoch)
+        key = handoff_key(session_id, stage, module_index, revision, epoch, round)
         kind: type[Handoff] = CourseHandoff if stage == "planner" else ModuleHandoff
         return kind(
             event_id=derived_id(key),
@@ -164,10 +169,13 @@ class Handoff(CourseRunEvent):
             module_index=module_index,
             revision=revision,
             epoch=epoch,
+            round=round,
         )
 
-    def next(self, stage: Stage, *, module_index: int | None = None, revision: int | None = None) -> Handoff:
-        """The handoff this stage passes on to ``stage`` for the same course run (and epoch)."""
+    def next(
+        self, stage: Stage, *, module_index: int | None = None, revision: int | None = None, round: int | None = None
+    ) -> Handoff:
+        """The handoff this stage passes on to ``stage`` for the same course run (epoch and review round)."""
         return Handoff.create(
             stage=stage,
             from_stage=self.stage,
@@ -178,6 +186,7 @@ class Handoff(CourseRunEvent):
             module_index=self.module_index if module_index is None else module_index,
             revision=self.revision if revision is None else revision,
             epoch=self.epoch,
+            round=self.round if round is None else round,
         )
 
     def run_ids(self) -> dict[str, object]:
@@ -193,7 +202,7 @@ class Handoff(CourseRunEvent):
 
     @property
     def msg_id(self) -> str:
-        return handoff_key(self.session_id, self.stage, self.module_index, self.revision, self.epoch)
+        return handoff_key(self.session_id, self.stage, self.module_index, self.revision, self.epoch, self.round)
 
 
 class CourseHandoff(Handoff):
@@ -212,11 +221,16 @@ class ModuleHandoff(Handoff):
     """Which module of the course (from 0)."""
 
 
-def handoff_key(session_id: str, stage: str, module_index: int | None, revision: int, epoch: int = 0) -> str:
-    """The deterministic ``Nats-Msg-Id`` of a handoff: ``{session}:{stage}:{module}:{revision}``."""
+def handoff_key(
+    session_id: str, stage: str, module_index: int | None, revision: int, epoch: int = 0, round: int = 0
+) -> str:
+    """The deterministic ``Nats-Msg-Id`` of a handoff: ``{session}:{stage}:{module}:{revision}``
+    (with ``:e{epoch}`` after a resume and ``:r{round}`` in a review round)."""
     module = "-" if module_index is None else str(module_index)
     key = f"{session_id}:{stage}:{module}:{revision}"
-    return key if epoch == 0 else f"{key}:e{epoch}"
+    if epoch:
+        key = f"{key}:e{epoch}"
+    return key if round == 0 else f"{key}:r{round}"
 
 
 FailureKind = Literal[
@@ -298,3 +312,67 @@ class JobControl(Event):
 
     job_id: uuid.UUID
     reason: str = ""
+
+
+MAX_OUTLINE_MODULES = 30
+"""An edited outline has at most this many modules: a review command stays a small event."""
+
+
+class OutlineModule(BaseModel):
+    """One module of an outline as a reviewer edited it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    title: str = Field(min_length=1, max_length=300)
+    skills: list[str] = Field(min_length=1, max_length=20)
+    """The skill gaps the module closes."""
+    objectives: list[str] = Field(min_length=1, max_length=20)
+    """What the learner can do after the module."""
+    duration_weeks: int = Field(default=1, ge=1, le=12)
+    research_queries: list[str] = Field(default_factory=list, max_length=20)
+    """What the researcher looks up; the skills when empty."""
+    priority: Literal["critical", "high", "medium", "low"] = "medium"
+
+
+class ReviewCommand(Event):
+    """A person's decision on a course run, checked against the run's stored company."""
+
+    company_id: uuid.UUID
+    """The reviewer's company (required): a course run of another company is refused, and nothing said about it."""
+    session_id: str = Field(min_length=1, max_length=200)
+    """The course run (one employee in one job)."""
+    reviewer: str = Field(min_length=1, max_length=200)
+    """Who decided: a user id or name, recorded in the audit trail."""
+    comment: str = Field(default="", max_length=8000)
+    """Why; for a rejection or a change request, the input the agent works from (required there)."""
+
+
+class OutlineReview(ReviewCommand):
+    """``coursegen.review.outline``: approve a waiting outline (optionally edited) or reject it with a comment.
+
+    Approval continues the run from the researcher with the (edited) modules; a rejection
+    re-plans, the comment being the planner's input.
+    """
+
+    decision: Literal["approve", "reject"]
+    modules: list[OutlineModule] | None = Field(default=None, max_length=MAX_OUTLINE_MODULES)
+    """On approval: the outline as edited (reordered, removed, added, objectives changed); absent keeps the plan."""
+
+
+class ModuleReview(ReviewCommand):
+    """``coursegen.review.module``: approve one module of a course's draft, or request changes with a comment.
+
+    A change request sends that module (only) through content, quality, enhancer and
+    multimedia again, and the finalizer assembles a new draft version.
+    """
+
+    module_index: int = Field(ge=0)
+    decision: Literal["approve", "request_changes"]
+
+
+class CourseDrafted(CourseRunEvent):
+    """``coursegen.course.drafted``: a new draft version of a course was assembled."""
+
+    course_id: uuid.UUID
+    version: int
+    origin: Literal["generated", "change_request", "direct_edit"]

@@ -227,7 +227,7 @@ class StageRunner(Generic[HandoffT, OutputT]):
                     claim = await self.spec.claim(conn, handoff)
                     telemetry.describe_work(handoff, claim=claim.value)
                     if claim is Claim.RUN:
-                        if not await start_stage(conn, handoff.session_id, self.spec.name):
+                        if not await start_stage(conn, handoff.session_id, self.spec.name, review_round=handoff.round):
                             log.info("course run %s ended meanwhile; dropping %s", handoff.session_id, delivery.subject)
                             return
                         async with heartbeat(delivery, every=self._heartbeat_every):
@@ -251,8 +251,9 @@ class StageRunner(Generic[HandoffT, OutputT]):
         return run
 
     def unit(self, h: Handoff) -> tuple[int | None, int]:
-        """The (module, revision) of the work a handoff asks for; a per-course stage works once per course."""
-        return (None, 0) if self.spec.unit == "course" else (h.module_index, h.revision)
+        """The (module, revision) of the work a handoff asks for; a per-course stage works once per course
+        and review round (its record's revision is the round)."""
+        return (None, h.round) if self.spec.unit == "course" else (h.module_index, h.revision)
 
     @property
     def _heartbeat_every(self) -> float:

@@ -14,7 +14,7 @@ from coursegen.shared.events import JobControl
 from coursegen.shared.nats_auth import CLIENT, connect_options
 from coursegen.shared.store import Database, connect
 from coursegen.shared.store.errors import DATABASE_ERRORS
-from coursegen.shared.store.reports import JobState, job_state
+from coursegen.shared.store.reports import JobState, find_job, job_state
 from coursegen.shared.subjects import JOB_CANCEL, JOB_RESUME
 from coursegen.stack.follow import SubmitError, follow_job, publish_event, submit_job
 from coursegen.stack.migrate import MigrationError
@@ -113,11 +113,23 @@ def migrate() -> None:
         console.print(f"applied {line}")
 
 
+async def _job_company(database_url: str, job_id: uuid.UUID) -> uuid.UUID | None:
+    db = Database(await connect(database_url, min_size=1, max_size=1))
+    try:
+        async with db.connection() as conn:
+            found = await find_job(conn, job_id)
+    finally:
+        await db.close()
+    return found.company_id if found else None
+
+
 def _control(subject: str, job: uuid.UUID, reason: str) -> None:
     settings = read_settings()
     require(settings, "nats_url")
     assert settings.nats_url
-    event = JobControl(job_id=job, reason=reason, source="cli")
+    # A control event names its company, which the coordinator checks against the job's own.
+    company = read_job(lambda url: _job_company(url, job), job)
+    event = JobControl(job_id=job, company_id=company, reason=reason, source="cli")
     try:
         body = event.model_dump_json().encode()
         options = connect_options(settings, CLIENT)

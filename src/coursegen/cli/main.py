@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from coursegen.cli import contract, export, jobs, kb, nats_config, report, service, stack, trace
+from coursegen.cli import contract, export, jobs, kb, nats_config, report, review, service, stack, trace
 
 app = typer.Typer(
     name="coursegen",
@@ -29,6 +29,10 @@ app.command(rich_help_panel="Database")(jobs.migrate)
 app.command(rich_help_panel="Contract")(contract.asyncapi)
 app.command("nats-config", rich_help_panel="Run")(nats_config.nats_config)
 app.add_typer(kb.app, rich_help_panel="Database")
+app.add_typer(review.app, rich_help_panel="Review")
+app.command(rich_help_panel="Review")(review.publish)
+app.command("versions", rich_help_panel="Review")(review.versions_)
+app.command(rich_help_panel="Review")(review.audit)
 
 
 if __name__ == "__main__":

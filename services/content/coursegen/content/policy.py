@@ -70,12 +70,18 @@ def content_policy(view: PolicyView) -> list[ToolCall] | ModuleDraft:
                 f"Then check the result against this: {items[1]['statement']} [{items[1]['source_ref']}]"
             )
     objectives = "\n".join(f"- {o}" for o in brief["objectives"])
+    # The offline model cannot act on a person's free-text request; it says so where the reviewer will look.
+    requested = "".join(
+        f"\n\n_Revised after review. The reviewer asked: \u201c{c}\u201d (recorded by the offline model, which "
+        "cannot rewrite prose to a request; a real model acts on it)._"
+        for c in feedback.get("reviewer_comments", [])
+    )
     return ModuleDraft(
         title=brief["title"],
         introduction=(
             f"This module is part of *{brief['course_title']}*. It closes the gap in {', '.join(skills)} "
             f"that stands between you and the {role} role, over about {brief['duration_weeks']} week(s). "
-            f"By the end of it you will be able to:\n\n{objectives}\n\n{OFFLINE_NOTE}"
+            f"By the end of it you will be able to:\n\n{objectives}\n\n{OFFLINE_NOTE}{requested}"
         ),
         core_content="\n\n".join(core),
         practical_applications="\n".join(practical) or "Apply each skill in one real task this week.",

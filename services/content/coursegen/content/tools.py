@@ -8,7 +8,7 @@ from agents import RunContextWrapper, function_tool
 
 from coursegen.shared.events import ModuleHandoff
 from coursegen.shared.stage import StageContext
-from coursegen.shared.store import people, plans, quality, research
+from coursegen.shared.store import people, plans, quality, research, reviews
 
 
 @function_tool(failure_error_function=None)
@@ -32,11 +32,24 @@ async def get_research_findings(ctx: RunContextWrapper[StageContext[ModuleHandof
 
 @function_tool(failure_error_function=None)
 async def get_quality_feedback(ctx: RunContextWrapper[StageContext[ModuleHandoff]]) -> str:
-    """What the reviewer asked to change in the previous draft (empty on the first draft)."""
+    """What to change in the previous draft (empty on the first draft): the quality review's feedback,
+    and the change requests people made on the assembled module (``reviewer_comments``, to be followed)."""
     c = ctx.context
     h = c.handoff
     if h.revision == 0:
-        return json.dumps({"revision": 0, "feedback": []})
+        return json.dumps({"revision": 0, "feedback": [], "reviewer_comments": []})
     async with c.db.connection() as conn:
-        report = await quality.get_report(conn, c.run.session_id, c.module_index, h.revision - 1)
-    return json.dumps({"revision": h.revision, "feedback": report.feedback if report else []})
+        comments = await reviews.module_comments(conn, c.run.session_id, c.module_index, h.revision)
+        # A reworked module keeps what every earlier review asked for, not only the last one.
+        earlier = range(h.revision) if comments else range(h.revision - 1, h.revision)
+        feedback: list[str] = []
+        for revision in earlier:
+            report = await quality.get_report(conn, c.run.session_id, c.module_index, revision)
+            feedback += report.feedback if report else []
+    return json.dumps(
+        {
+            "revision": h.revision,
+            "feedback": list(dict.fromkeys(feedback + [f"reviewer: {comment}" for comment in comments])),
+            "reviewer_comments": comments,
+        }
+    )

@@ -92,6 +92,7 @@ class RequestHandler:
                 employees=len(employees),
                 token_budget=request.token_budget or self.rt.settings.token_budget,
                 request_event_id=request.event_id,
+                config={"review_outline": request.review_outline},
             )
             new_runs = [(session_id_for(job_id, e), e) for e in employees]
             await runs.create_runs(conn, job_id, request.company_id, new_runs)

@@ -10,7 +10,7 @@ from coursegen.shared.store import Connection, enrichment
 
 
 async def stored(conn: Connection, h: ModuleHandoff) -> bool:
-    return await enrichment.enhancements_exist(conn, h.session_id, h.module_index)
+    return await enrichment.enhancements_exist(conn, h.session_id, h.module_index, h.revision)
 
 
 async def store(conn: Connection, ctx: StageContext[ModuleHandoff], out: Enhancements, info: RunInfo) -> None:
@@ -18,6 +18,7 @@ async def store(conn: Connection, ctx: StageContext[ModuleHandoff], out: Enhance
         conn,
         session_id=ctx.run.session_id,
         module_index=ctx.module_index,
+        revision=ctx.handoff.revision,
         job_id=ctx.run.job_id,
         out=enrichment.Enhancements(
             examples=[e.model_dump() for e in out.examples],

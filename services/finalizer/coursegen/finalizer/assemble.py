@@ -94,6 +94,7 @@ def to_json(parts: dict[str, Any], frame: CourseFrame) -> dict[str, Any]:
             {
                 "index": m["module_index"],
                 "title": m["module_name"],
+                "objectives": m["module_spec"].get("objectives", []),
                 "revision": m["revision"],
                 "quality": {"decision": m["decision"], "score": float(m["score"])},
                 "sections": {

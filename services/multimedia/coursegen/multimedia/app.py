@@ -13,7 +13,7 @@ from coursegen.shared.store import Connection, enrichment
 
 
 async def stored(conn: Connection, h: ModuleHandoff) -> bool:
-    return await enrichment.multimedia_exists(conn, h.session_id, h.module_index)
+    return await enrichment.multimedia_exists(conn, h.session_id, h.module_index, h.revision)
 
 
 async def store(conn: Connection, ctx: StageContext[ModuleHandoff], out: Media, info: RunInfo) -> None:
@@ -21,6 +21,7 @@ async def store(conn: Connection, ctx: StageContext[ModuleHandoff], out: Media, 
         conn,
         session_id=ctx.run.session_id,
         module_index=ctx.module_index,
+        revision=ctx.handoff.revision,
         job_id=ctx.run.job_id,
         out=enrichment.Multimedia(
             diagram_mermaid=out.diagram_mermaid,

@@ -5,14 +5,15 @@ from __future__ import annotations
 from agents import Agent
 from pydantic import Field
 
-from coursegen.planner.tools import analyze_skill_gaps, get_employee_profile
+from coursegen.planner.tools import analyze_skill_gaps, get_employee_profile, get_reviewer_comments
 from coursegen.shared.events import CourseHandoff
 from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
 You plan a personalized training course for one employee.
-1. Call get_employee_profile and analyze_skill_gaps.
+1. Call get_employee_profile, analyze_skill_gaps and get_reviewer_comments. When
+   reviewers rejected an earlier outline, the new one must answer their comments.
 2. Map every prioritized gap to at least one module; a module may cover closely
    related gaps. Order modules so prerequisites come first (most severe gaps early).
 3. Give each module a duration in weeks, learning objectives, and research queries
@@ -60,6 +61,6 @@ class CoursePlan(AgentOutput):
 planner_agent = Agent[StageContext[CourseHandoff]](
     name="planner",
     instructions=INSTRUCTIONS,
-    tools=[get_employee_profile, analyze_skill_gaps],
+    tools=[get_employee_profile, analyze_skill_gaps, get_reviewer_comments],
     output_type=CoursePlan,
 )

@@ -7,12 +7,12 @@ from coursegen.planner.policy import plan_policy
 from coursegen.planner.tools import load_profile, public_profile
 from coursegen.shared.events import CourseHandoff, CourseSkipped, Event, derived_id
 from coursegen.shared.stage import RunInfo, StageContext, StageSpec, claim_unless, stage_service
-from coursegen.shared.store import Connection, plans, runs
+from coursegen.shared.store import Connection, plans, reviews, runs
 from coursegen.shared.subjects import COURSE_SKIPPED, handoff_subject
 
 
 async def stored(conn: Connection, h: CourseHandoff) -> bool:
-    return await plans.plan_exists(conn, h.session_id)
+    return await plans.plan_exists(conn, h.session_id, h.round)
 
 
 async def store(conn: Connection, ctx: StageContext[CourseHandoff], plan: CoursePlan, info: RunInfo) -> None:
@@ -35,14 +35,24 @@ async def store(conn: Connection, ctx: StageContext[CourseHandoff], plan: Course
             tool_calls=info.tool_calls,
             execution_time_seconds=info.duration_seconds,
             agent_turns=info.turns,
+            revision=ctx.handoff.round,
         ),
     )
-    # In the same transaction: a run with no gaps ends exactly when its (empty) plan is stored.
+    # In the same transaction: a run with no gaps ends exactly when its (empty) plan is stored,
+    # and a run whose outline needs a person's approval starts waiting for it.
     await runs.plan_modules(conn, run.session_id, len(plan.modules))
+    if plan.modules and await reviews.outline_review_required(conn, run.job_id):
+        await runs.await_outline_review(conn, run.session_id)
 
 
 async def route(conn: Connection, h: CourseHandoff) -> list[tuple[str, Event]]:
-    """The fan-out: one researcher handoff per planned module; none means the course is skipped."""
+    """The fan-out: one researcher handoff per planned module; none means the course is skipped.
+
+    An outline that waits for a person's approval hands nothing on: the approval does.
+    """
+    state = await plans.plan_state(conn, h.session_id)
+    if state is not None and not state[1] and await reviews.outline_review_required(conn, h.job_id):
+        return []
     total = await plans.total_modules(conn, h.session_id)
     if not total:
         return [
@@ -55,7 +65,8 @@ async def route(conn: Connection, h: CourseHandoff) -> list[tuple[str, Event]]:
                 ),
             )
         ]
-    return [(handoff_subject("researcher"), h.next("researcher", module_index=i)) for i in range(total)]
+    revision = state[0] if state is not None else h.round
+    return [(handoff_subject("researcher"), h.next("researcher", module_index=i, round=revision)) for i in range(total)]
 
 
 spec = StageSpec[CourseHandoff, CoursePlan](

@@ -29,8 +29,9 @@ def _group(gaps: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def plan_policy(view: PolicyView) -> list[ToolCall] | CoursePlan:
-    if not (view.called("get_employee_profile") and view.called("analyze_skill_gaps")):
-        return [ToolCall("get_employee_profile"), ToolCall("analyze_skill_gaps")]
+    needed = ("get_employee_profile", "analyze_skill_gaps", "get_reviewer_comments")
+    if not all(view.called(t) for t in needed):
+        return [ToolCall(t) for t in needed]
     profile = view.result("get_employee_profile")
     analysis = view.result("analyze_skill_gaps")
     gaps: list[dict[str, Any]] = analysis["gaps"]
@@ -54,12 +55,15 @@ def plan_policy(view: PolicyView) -> list[ToolCall] | CoursePlan:
             )
         )
     top = ", ".join(g["skill"] for g in gaps[:2])
+    # The offline model cannot read free text: it keeps the comments with the plan, for the reviewer to see.
+    comments: list[str] = view.result("get_reviewer_comments")["comments"]
+    answered = f" Re-planned after review: {' / '.join(comments)}" if comments else ""
     return CoursePlan(
         course_title=f"Toward {role}: {top}" if gaps else f"{role}: no gaps to close",
         summary=(
             f"A {sum(m.duration_weeks for m in modules)}-week course for {profile['name']} "
             f"({profile['position'] or profile['current_role']}), closing {len(gaps)} skill gap(s) "
-            f"toward the {role} role, most severe first."
+            f"toward the {role} role, most severe first.{answered}"
         ),
         prioritized_gaps=[SkillGap(**g) for g in gaps],
         modules=modules,

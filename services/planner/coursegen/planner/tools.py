@@ -10,7 +10,7 @@ from coursegen.planner.gaps import RequiredSkill, rank_gaps
 from coursegen.shared.errors import InvalidData
 from coursegen.shared.events import CourseHandoff
 from coursegen.shared.stage import StageContext
-from coursegen.shared.store import Database, people
+from coursegen.shared.store import Database, people, reviews
 from coursegen.shared.store.runs import CourseRun
 
 
@@ -49,3 +49,12 @@ async def analyze_skill_gaps(ctx: RunContextWrapper[StageContext[CourseHandoff]]
         required = await people.role_skills(conn, c.run.company_id, profile.plan_role_id)
     gaps = rank_gaps([RequiredSkill(r.skill, r.required_level, r.importance) for r in required], profile.skills)
     return json.dumps({"target_role": profile.target_role, "gaps": [g.as_dict() for g in gaps]})
+
+
+@function_tool(failure_error_function=None)
+async def get_reviewer_comments(ctx: RunContextWrapper[StageContext[CourseHandoff]]) -> str:
+    """Why reviewers rejected earlier outlines of this course, oldest first (empty on a first plan)."""
+    c = ctx.context
+    async with c.db.connection() as conn:
+        comments = await reviews.outline_comments(conn, c.run.session_id, c.handoff.round)
+    return json.dumps({"comments": comments})

@@ -130,3 +130,13 @@ async def review_draft(conn: Connection, session_id: str, module_index: int, rev
     )
     if current is None:
         raise TransitionRefused(f"draft {session_id}/{module_index}/r{revision} is not waiting for review")
+
+
+async def latest_revision(conn: Connection, session_id: str, module_index: int) -> int | None:
+    """The highest content revision of a module; None when it has no draft."""
+    revision: int | None = await conn.fetchval(
+        "SELECT max(revision) FROM cm_module_content WHERE session_id = $1 AND module_index = $2",
+        session_id,
+        module_index,
+    )
+    return revision

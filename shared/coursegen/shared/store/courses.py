@@ -77,6 +77,19 @@ async def arrived(conn: Connection, session_id: str) -> int:
     return count
 
 
+async def replace_latest(
+    conn: Connection, session_id: str, *, course: dict[str, Any], markdown: str, words: int
+) -> None:
+    """The run's latest assembly (a reworked version) replaces the seed-compatible row."""
+    await conn.execute(
+        "UPDATE assembled_courses SET course = $2, markdown = $3, word_count = $4 WHERE session_id = $1",
+        session_id,
+        course,
+        markdown,
+        words,
+    )
+
+
 async def course_of_run(conn: Connection, session_id: str) -> CourseSummary | None:
     row = await conn.fetchrow(
         "SELECT course_id, title, total_modules FROM assembled_courses WHERE session_id = $1", session_id
@@ -104,10 +117,14 @@ async def insert_course(conn: Connection, c: NewCourse) -> None:
 
 
 async def passed_modules(conn: Connection, session_id: str) -> list[ModuleParts]:
-    """Every module of the run as quality let it through, joined with its research and enrichments."""
+    """Every module of the run as quality let it through, joined with its research and enrichments.
+
+    Of a module reworked after review, the latest revision that is fully enriched.
+    """
     rows = await conn.fetch(
         """
-        SELECT c.module_index, c.module_name, c.revision, q.decision, q.score::float8 AS score,
+        SELECT DISTINCT ON (c.module_index) c.module_index, c.module_name, c.revision, q.decision,
+               q.score::float8 AS score,
                coalesce(c.introduction, '') AS introduction, coalesce(c.core_content, '') AS core_content,
                coalesce(c.practical_applications, '') AS practical_applications,
                coalesce(c.case_studies, '') AS case_studies, coalesce(c.assessments, '') AS assessments,
@@ -116,10 +133,10 @@ async def passed_modules(conn: Connection, session_id: str) -> list[ModuleParts]
           FROM quality_reports q
           JOIN cm_module_content c USING (session_id, module_index, revision)
           JOIN research_findings r USING (session_id, module_index)
-          JOIN module_enhancements e USING (session_id, module_index)
-          JOIN module_multimedia m USING (session_id, module_index)
+          JOIN module_enhancements e USING (session_id, module_index, revision)
+          JOIN module_multimedia m USING (session_id, module_index, revision)
          WHERE q.session_id = $1 AND q.decision <> 'revise'
-         ORDER BY c.module_index
+         ORDER BY c.module_index, c.revision DESC
         """,
         session_id,
     )
@@ -139,12 +156,12 @@ async def outline_modules(conn: Connection, session_id: str) -> list[OutlineModu
     """Each passed module's title and takeaways (never its text): what the finalizer's agent reads."""
     rows = await conn.fetch(
         """
-        SELECT c.module_index, c.module_name, coalesce(c.module_spec -> 'key_takeaways', '[]') AS takeaways,
-               q.decision
+        SELECT DISTINCT ON (c.module_index) c.module_index, c.module_name,
+               coalesce(c.module_spec -> 'key_takeaways', '[]') AS takeaways, q.decision
           FROM quality_reports q
           JOIN cm_module_content c USING (session_id, module_index, revision)
          WHERE q.session_id = $1 AND q.decision <> 'revise'
-         ORDER BY c.module_index
+         ORDER BY c.module_index, c.revision DESC
         """,
         session_id,
     )

@@ -1,5 +1,6 @@
 """Module enrichments: the enhancer's examples, exercises and quiz (``module_enhancements``) and
-multimedia's diagram, alt text and narration (``module_multimedia``), one of each per module."""
+multimedia's diagram, alt text and narration (``module_multimedia``), one of each per module revision
+(the content revision they enrich: a module reworked after review gets its own)."""
 
 from __future__ import annotations
 
@@ -29,34 +30,38 @@ class Multimedia(BaseModel):
 
 
 async def insert_enhancements(
-    conn: Connection, *, session_id: str, module_index: int, job_id: uuid.UUID, out: Enhancements
+    conn: Connection, *, session_id: str, module_index: int, revision: int, job_id: uuid.UUID, out: Enhancements
 ) -> None:
     await conn.execute(
-        "INSERT INTO module_enhancements (session_id, module_index, job_id, examples, exercises, quiz) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO module_enhancements (session_id, module_index, job_id, examples, exercises, quiz, revision) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
         session_id,
         module_index,
         job_id,
         out.examples,
         out.exercises,
         out.quiz,
+        revision,
     )
 
 
-async def enhancements_exist(conn: Connection, session_id: str, module_index: int) -> bool:
+async def enhancements_exist(conn: Connection, session_id: str, module_index: int, revision: int) -> bool:
     return bool(
         await conn.fetchval(
-            "SELECT 1 FROM module_enhancements WHERE session_id = $1 AND module_index = $2", session_id, module_index
+            "SELECT 1 FROM module_enhancements WHERE session_id = $1 AND module_index = $2 AND revision = $3",
+            session_id,
+            module_index,
+            revision,
         )
     )
 
 
 async def insert_multimedia(
-    conn: Connection, *, session_id: str, module_index: int, job_id: uuid.UUID, out: Multimedia
+    conn: Connection, *, session_id: str, module_index: int, revision: int, job_id: uuid.UUID, out: Multimedia
 ) -> None:
     await conn.execute(
         "INSERT INTO module_multimedia (session_id, module_index, job_id, diagram_mermaid, diagram_svg, alt_text, "
-        "narration_script) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "narration_script, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         session_id,
         module_index,
         job_id,
@@ -64,12 +69,16 @@ async def insert_multimedia(
         out.diagram_svg,
         out.alt_text,
         out.narration_script,
+        revision,
     )
 
 
-async def multimedia_exists(conn: Connection, session_id: str, module_index: int) -> bool:
+async def multimedia_exists(conn: Connection, session_id: str, module_index: int, revision: int) -> bool:
     return bool(
         await conn.fetchval(
-            "SELECT 1 FROM module_multimedia WHERE session_id = $1 AND module_index = $2", session_id, module_index
+            "SELECT 1 FROM module_multimedia WHERE session_id = $1 AND module_index = $2 AND revision = $3",
+            session_id,
+            module_index,
+            revision,
         )
     )

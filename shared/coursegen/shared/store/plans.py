@@ -1,4 +1,8 @@
-"""Course plans (``cm_course_plans``, the seed's table): the planner's output, one per course run."""
+"""Course plans (``cm_course_plans``, the seed's table): the planner's output, one per course run.
+
+The row holds the run's current plan: a re-plan after a rejected outline replaces it
+with a higher ``revision``, and an approved (possibly edited) outline is written into it.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,8 @@ class NewPlan(BaseModel):
     tool_calls: list[str]
     execution_time_seconds: float
     agent_turns: int
+    revision: int = 0
+    """0 for the first plan; the review round of a re-plan."""
 
 
 class ModuleBrief(BaseModel):
@@ -65,6 +71,21 @@ class StoredPlan(BaseModel):
     employee_profile: dict[str, Any]
     total_modules: int
     course_duration_weeks: int
+    revision: int = 0
+    approved: bool = False
+
+
+def _learning_path(modules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "step": m["module_index"] + 1,
+            "module_index": m["module_index"],
+            "title": m["title"],
+            "weeks": m["duration_weeks"],
+            "prerequisites": m["prerequisites"],
+        }
+        for m in modules
+    ]
 
 
 async def insert_plan(conn: Connection, plan: NewPlan) -> None:
@@ -73,8 +94,16 @@ async def insert_plan(conn: Connection, plan: NewPlan) -> None:
         INSERT INTO cm_course_plans (employee_id, employee_name, session_id, job_id, company_id, course_structure,
                                      prioritized_gaps, research_strategy, learning_path, employee_profile,
                                      total_modules, course_duration_weeks, course_title, tool_calls,
-                                     execution_time_seconds, agent_turns)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb[], $15, $16)
+                                     execution_time_seconds, agent_turns, revision)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb[], $15, $16, $17)
+        ON CONFLICT (session_id) DO UPDATE
+           SET course_structure = EXCLUDED.course_structure, prioritized_gaps = EXCLUDED.prioritized_gaps,
+               research_strategy = EXCLUDED.research_strategy, learning_path = EXCLUDED.learning_path,
+               total_modules = EXCLUDED.total_modules, course_duration_weeks = EXCLUDED.course_duration_weeks,
+               course_title = EXCLUDED.course_title, tool_calls = EXCLUDED.tool_calls,
+               execution_time_seconds = EXCLUDED.execution_time_seconds, agent_turns = EXCLUDED.agent_turns,
+               revision = EXCLUDED.revision, approved_at = NULL, approved_by = NULL
+         WHERE cm_course_plans.revision < EXCLUDED.revision
         """,
         plan.employee_id,
         plan.employee_name,
@@ -84,16 +113,7 @@ async def insert_plan(conn: Connection, plan: NewPlan) -> None:
         {"summary": plan.summary, "modules": plan.modules},
         plan.prioritized_gaps,
         {"modules": [{"module_index": m["module_index"], "queries": m["research_queries"]} for m in plan.modules]},
-        [
-            {
-                "step": m["module_index"] + 1,
-                "module_index": m["module_index"],
-                "title": m["title"],
-                "weeks": m["duration_weeks"],
-                "prerequisites": m["prerequisites"],
-            }
-            for m in plan.modules
-        ],
+        _learning_path(plan.modules),
         plan.employee_profile,
         len(plan.modules),
         plan.course_duration_weeks,
@@ -101,11 +121,60 @@ async def insert_plan(conn: Connection, plan: NewPlan) -> None:
         [{"tool": name} for name in plan.tool_calls],
         round(plan.execution_time_seconds, 3),
         plan.agent_turns,
+        plan.revision,
     )
 
 
-async def plan_exists(conn: Connection, session_id: str) -> bool:
-    return bool(await conn.fetchval("SELECT 1 FROM cm_course_plans WHERE session_id = $1", session_id))
+async def plan_exists(conn: Connection, session_id: str, revision: int = 0) -> bool:
+    """A plan of this revision (or a later one) is stored."""
+    return bool(
+        await conn.fetchval(
+            "SELECT 1 FROM cm_course_plans WHERE session_id = $1 AND revision >= $2", session_id, revision
+        )
+    )
+
+
+async def approve_outline(
+    conn: Connection, session_id: str, *, modules: list[dict[str, Any]] | None, approved_by: str
+) -> int:
+    """Approve the current plan, with the reviewer's outline when given; returns its module count."""
+    if modules is not None:
+        numbered = [{**m, "module_index": i} for i, m in enumerate(modules)]
+        total: int | None = await conn.fetchval(
+            """
+            UPDATE cm_course_plans
+               SET course_structure = jsonb_set(course_structure, '{modules}', $2::jsonb),
+                   research_strategy = $3, learning_path = $4, total_modules = $5, course_duration_weeks = $6,
+                   approved_at = now(), approved_by = $7
+             WHERE session_id = $1
+            RETURNING total_modules
+            """,
+            session_id,
+            numbered,
+            {"modules": [{"module_index": m["module_index"], "queries": m["research_queries"]} for m in numbered]},
+            _learning_path(numbered),
+            len(numbered),
+            sum(int(m["duration_weeks"]) for m in numbered),
+            approved_by,
+        )
+    else:
+        total = await conn.fetchval(
+            "UPDATE cm_course_plans SET approved_at = now(), approved_by = $2 WHERE session_id = $1 "
+            "RETURNING total_modules",
+            session_id,
+            approved_by,
+        )
+    if total is None:
+        raise InvalidData(f"no course plan for session {session_id}")
+    return total
+
+
+async def plan_state(conn: Connection, session_id: str) -> tuple[int, bool] | None:
+    """(revision, approved) of the run's current plan; None when there is none."""
+    row = await conn.fetchrow(
+        "SELECT revision, approved_at IS NOT NULL AS approved FROM cm_course_plans WHERE session_id = $1", session_id
+    )
+    return (int(row["revision"]), bool(row["approved"])) if row else None
 
 
 async def total_modules(conn: Connection, session_id: str) -> int | None:
@@ -120,7 +189,7 @@ async def get_plan(conn: Connection, session_id: str) -> StoredPlan:
     row = await conn.fetchrow(
         """
         SELECT session_id, employee_name, course_title, course_structure, prioritized_gaps, learning_path,
-               employee_profile, total_modules, course_duration_weeks
+               employee_profile, total_modules, course_duration_weeks, revision, approved_at IS NOT NULL AS approved
           FROM cm_course_plans WHERE session_id = $1
         """,
         session_id,
@@ -138,6 +207,8 @@ async def get_plan(conn: Connection, session_id: str) -> StoredPlan:
         employee_profile=row["employee_profile"] or {},
         total_modules=row["total_modules"] or 0,
         course_duration_weeks=row["course_duration_weeks"] or 0,
+        revision=row["revision"],
+        approved=row["approved"],
     )
 
 

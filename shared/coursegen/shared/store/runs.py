@@ -21,6 +21,8 @@ from coursegen.shared.store._pool import Connection
 class RunStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
+    AWAITING_OUTLINE_REVIEW = "awaiting_outline_review"
+    """Planned; waiting for a person to approve or reject the outline (no process holds it)."""
     COMPLETED = "completed"
     NO_GAPS = "no_gaps"
     FAILED = "failed"
@@ -36,10 +38,13 @@ ENDED_RUN_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.NO_GAPS, RunStatu
 FINAL_RUN_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.NO_GAPS, RunStatus.CANCELLED})
 """Never left again: not even a resume reopens these."""
 ACTIVE_RUN_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
+"""Under way: a stage is (or should be) at work on them. A waiting run is neither active nor ended."""
 
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
-    RunStatus.PENDING: frozenset({RunStatus.RUNNING, *ENDED_RUN_STATUSES}),
-    RunStatus.RUNNING: frozenset({RunStatus.RUNNING, *ENDED_RUN_STATUSES}),
+    RunStatus.PENDING: frozenset({RunStatus.RUNNING, RunStatus.AWAITING_OUTLINE_REVIEW, *ENDED_RUN_STATUSES}),
+    RunStatus.RUNNING: frozenset({RunStatus.RUNNING, RunStatus.AWAITING_OUTLINE_REVIEW, *ENDED_RUN_STATUSES}),
+    # A person's answer: approved or rejected (re-planned), both run on; or the job was cancelled.
+    RunStatus.AWAITING_OUTLINE_REVIEW: frozenset({RunStatus.RUNNING, RunStatus.FAILED, RunStatus.CANCELLED}),
     RunStatus.FAILED: frozenset({RunStatus.RUNNING}),  # resume
     RunStatus.COMPLETED: frozenset(),
     RunStatus.NO_GAPS: frozenset(),
@@ -101,8 +106,17 @@ async def _refused(conn: Connection, session_id: str, to: RunStatus) -> Transiti
     return TransitionRefused(f"course run {session_id} is {current}; it cannot become {to}")
 
 
-async def start_stage(conn: Connection, session_id: str, stage: str) -> bool:
-    """A stage starts work on the run: pending → running. False when the run has ended meanwhile."""
+async def start_stage(conn: Connection, session_id: str, stage: str, *, review_round: int = 0) -> bool:
+    """A stage starts work on the run: pending → running. False when the run has ended meanwhile.
+
+    A waiting run is not started by a stray message: only a person's answer moves it on.
+    In a review round (a change request on an assembled course) the completed run is
+    worked on as it is: it stays completed, and its job stays closed.
+    """
+    if review_round > 0:
+        status = await conn.fetchval("SELECT status FROM course_runs WHERE session_id = $1", session_id)
+        if status == RunStatus.COMPLETED:
+            return True
     result: str = await conn.execute(
         """
         UPDATE course_runs SET status = 'running', current_stage = $2, last_progress_at = now()
@@ -110,9 +124,42 @@ async def start_stage(conn: Connection, session_id: str, stage: str) -> bool:
         """,
         session_id,
         stage,
-        _sources(RunStatus.RUNNING),
+        [str(s) for s in ACTIVE_RUN_STATUSES],
     )
     return result.endswith(" 1")
+
+
+async def await_outline_review(conn: Connection, session_id: str) -> None:
+    """The plan is stored and the run waits for a person: running → awaiting_outline_review."""
+    result: str = await conn.execute(
+        """
+        UPDATE course_runs SET status = 'awaiting_outline_review', current_stage = 'planner',
+               last_progress_at = now()
+         WHERE session_id = $1 AND status = ANY($2::text[])
+        """,
+        session_id,
+        _sources(RunStatus.AWAITING_OUTLINE_REVIEW),
+    )
+    if not result.endswith(" 1"):
+        current = await conn.fetchval("SELECT status FROM course_runs WHERE session_id = $1", session_id)
+        if current != RunStatus.AWAITING_OUTLINE_REVIEW:
+            raise await _refused(conn, session_id, RunStatus.AWAITING_OUTLINE_REVIEW)
+
+
+async def answer_outline_review(conn: Connection, session_id: str, *, stage: str, modules: int | None) -> None:
+    """A person answered: awaiting_outline_review → running, at ``stage`` (the researcher, or the planner again)."""
+    result: str = await conn.execute(
+        """
+        UPDATE course_runs SET status = 'running', current_stage = $2, modules_total = coalesce($3, modules_total),
+               last_progress_at = now()
+         WHERE session_id = $1 AND status = 'awaiting_outline_review'
+        """,
+        session_id,
+        stage,
+        modules,
+    )
+    if not result.endswith(" 1"):
+        raise await _refused(conn, session_id, RunStatus.RUNNING)
 
 
 async def plan_modules(conn: Connection, session_id: str, modules: int) -> None:

@@ -157,3 +157,16 @@ def test_every_services_consumers_are_the_ones_its_user_may_pull() -> None:
         }
         assert {durable for _, durable in user(name).consumers} == durables, name
     assert {u.name for u in USERS} >= {*SERVICES, "client", "gateway", "admin"}
+
+
+def test_every_service_may_pull_from_every_consumer_it_declares() -> None:
+    """A subscription added to a service without its permission would stop the service at start."""
+    from coursegen.shared.nats_auth import user
+    from coursegen.shared.subjects import SERVICES, durable_name
+    from tests.helpers import service_definition
+
+    for name in SERVICES:
+        allowed = {durable for _, durable in user(name).consumers}
+        for sub in service_definition(name).subscriptions:
+            durable = durable_name(name) + (f"-{sub.durable_suffix}" if sub.durable_suffix else "")
+            assert durable in allowed, f"{name} declares {durable} but may not pull from it"

@@ -41,6 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 from coursegen.shared.settings import Settings
 from coursegen.shared.subjects import (
     ADVISORY_STREAM,
+    COURSE_DRAFTED,
     COURSE_READY,
     COURSE_SKIPPED,
     JOB_ACCEPTED,
@@ -49,6 +50,8 @@ from coursegen.shared.subjects import (
     JOB_REJECTED,
     JOB_REQUESTED,
     JOB_RESUME,
+    REVIEW_MODULE,
+    REVIEW_OUTLINE,
     STAGE_FAILED,
     STAGES,
     STREAM,
@@ -60,8 +63,8 @@ ADMIN: Final = "admin"
 CLIENT: Final = "client"
 GATEWAY: Final = "gateway"
 
-CLIENT_PUBLISHES: Final = (JOB_REQUESTED, JOB_RESUME, JOB_CANCEL)
-OUTCOMES: Final = (JOB_ACCEPTED, JOB_REJECTED, JOB_COMPLETED, COURSE_READY, COURSE_SKIPPED)
+CLIENT_PUBLISHES: Final = (JOB_REQUESTED, JOB_RESUME, JOB_CANCEL, REVIEW_OUTLINE, REVIEW_MODULE)
+OUTCOMES: Final = (JOB_ACCEPTED, JOB_REJECTED, JOB_COMPLETED, COURSE_READY, COURSE_DRAFTED, COURSE_SKIPPED)
 """What a client may read: whether its job was taken, and how it ended."""
 
 MAX_PAYLOAD_BYTES: Final = 1024 * 1024
@@ -105,7 +108,7 @@ def _stage_publishes(stage: str) -> tuple[str, ...]:
         "quality": (handoff_subject("content"), handoff_subject("enhancer")),
         "enhancer": (handoff_subject("multimedia"),),
         "multimedia": (handoff_subject("finalizer"),),
-        "finalizer": (COURSE_READY,),
+        "finalizer": (COURSE_READY, COURSE_DRAFTED),
     }
     return (*following[stage], STAGE_FAILED)
 
@@ -117,8 +120,18 @@ def _service(name: str, publishes: Iterable[str], consumers: Iterable[tuple[str,
 USERS: Final[tuple[BusUser, ...]] = (
     _service(
         "coordinator",
-        (handoff_subject("planner"), JOB_ACCEPTED, JOB_REJECTED, JOB_COMPLETED, STAGE_FAILED),
-        [(STREAM, durable_name("coordinator") + suffix) for suffix in ("-requests", "-cancel", "-resume")],
+        # Review answers re-enter the pipeline: a re-plan, an approved outline's modules, a reworked module.
+        (
+            *(handoff_subject(stage) for stage in ("planner", "researcher", "content")),
+            JOB_ACCEPTED,
+            JOB_REJECTED,
+            JOB_COMPLETED,
+            STAGE_FAILED,
+        ),
+        [
+            (STREAM, durable_name("coordinator") + suffix)
+            for suffix in ("-requests", "-cancel", "-resume", "-review-outline", "-review-module")
+        ],
     ),
     *(_service(stage, _stage_publishes(stage), [(STREAM, durable_name(stage))]) for stage in STAGES),
     _service(

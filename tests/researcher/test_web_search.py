@@ -16,7 +16,7 @@ from coursegen.shared.settings import Settings
 from coursegen.shared.stage import RunInfo, StageContext
 from coursegen.shared.store.runs import CourseRun, RunStatus
 
-KB_TOOLS = ["get_module_brief", "search_knowledge_base"]
+KB_TOOLS = ["get_module_sources", "search_knowledge_base"]
 
 
 def tools_of(model: str, *, web_search: bool) -> list[str]:

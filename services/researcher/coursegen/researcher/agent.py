@@ -5,13 +5,13 @@ from __future__ import annotations
 from agents import Agent
 from pydantic import Field
 
-from coursegen.researcher.tools import get_module_sources, search_knowledge_base
+from coursegen.researcher.tools import get_module_sources
 from coursegen.shared.events import ModuleHandoff
 from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
-Research one module. Call get_module_sources; search for more only if a skill lacks passages.
+Research one module. Call get_module_sources (also_search only if a skill lacks passages).
 Findings: short statements, each from one passage (its id, a one-sentence verbatim quote).
 Use only the passages; name a skill with none in the summary."""
 
@@ -25,7 +25,7 @@ class Source(AgentOutput):
     ref: int = Field(ge=1)
     """The citation number, [ref] in the content."""
     passage_id: str
-    """The id of the knowledge-base passage, as returned by search_knowledge_base (empty for a web page)."""
+    """The passage's id (empty for a web page)."""
     document: str
     heading: str
     quote: str
@@ -50,6 +50,6 @@ class ResearchFindings(AgentOutput):
 researcher_agent = Agent[StageContext[ModuleHandoff]](
     name="researcher",
     instructions=INSTRUCTIONS,
-    tools=[get_module_sources, search_knowledge_base],
+    tools=[get_module_sources],
     output_type=ResearchFindings,
 )

@@ -36,22 +36,16 @@ async def _search(conn: Connection, company_id: Any, query: str, limit: int) -> 
 
 
 @function_tool(failure_error_function=None)
-async def get_module_sources(ctx: RunContextWrapper[StageContext[ModuleHandoff]]) -> str:
-    """The module's title and skills, and per skill the best knowledge-base passages (first sentences)."""
+async def get_module_sources(
+    ctx: RunContextWrapper[StageContext[ModuleHandoff]],
+    also_search: Annotated[str, "Another query, if a skill lacks passages"] = "",
+) -> str:
+    """The module's skills and per skill the best knowledge-base passages (first sentences)."""
     c = ctx.context
+    # One tool for the module's own searches and any further one: a second tool's definition would be
+    # sent on every turn of every run.
     async with c.db.connection() as conn:
         brief = await plans.module_brief(conn, c.run.session_id, c.module_index)
-        found = {skill: await _search(conn, c.run.company_id, skill, PER_SKILL) for skill in brief.skills}
+        queries = [*brief.skills, *([also_search.strip()] if also_search.strip() else [])]
+        found = {q: await _search(conn, c.run.company_id, q, PER_SKILL) for q in queries}
     return compact({"title": brief.title, "skills": brief.skills, "passages": found})
-
-
-@function_tool(failure_error_function=None)
-async def search_knowledge_base(
-    ctx: RunContextWrapper[StageContext[ModuleHandoff]],
-    query: Annotated[str, "What to look for"],
-    limit: Annotated[int, "At most 1-8 passages"] = 4,
-) -> str:
-    """Search the knowledge base for more passages."""
-    c = ctx.context
-    async with c.db.connection() as conn:
-        return compact(await _search(conn, c.run.company_id, query, max(1, min(8, limit))))

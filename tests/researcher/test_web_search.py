@@ -16,7 +16,7 @@ from coursegen.shared.settings import Settings
 from coursegen.shared.stage import RunInfo, StageContext
 from coursegen.shared.store.runs import CourseRun, RunStatus
 
-KB_TOOLS = ["get_module_brief", "search_knowledge_base"]
+KB_TOOLS = ["get_module_sources"]
 
 
 def tools_of(model: str, *, web_search: bool) -> list[str]:
@@ -41,7 +41,7 @@ def test_a_responses_model_gets_the_hosted_web_search() -> None:
     settings = Settings(_env_file=None, research_web_search=True)  # type: ignore[call-arg]
     agent = spec.agent_for(resolve_model("openai:gpt-4o-mini", spec.policy), settings)
 
-    assert [type(t) for t in agent.tools] == [FunctionTool, FunctionTool, WebSearchTool]
+    assert [type(t) for t in agent.tools] == [FunctionTool, WebSearchTool]
     assert isinstance(agent.instructions, str) and agent.instructions.endswith(WEB_SEARCH_INSTRUCTIONS)
     # The declared agent is left as it was: the next run on another model must not inherit the tool.
     assert [t.name for t in spec.agent.tools] == KB_TOOLS

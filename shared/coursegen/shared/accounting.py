@@ -46,6 +46,7 @@ class RunTokens:
     input_tokens: int
     turns: int
     transcript_tokens: int
+    stage: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,19 @@ def handoff_chain_tokens(runs: Sequence[RunTokens]) -> int:
         total += run.input_tokens + run.turns * history
         history += run.transcript_tokens
     return total
+
+
+def handoff_chain_terms(runs: Sequence[RunTokens]) -> list[int]:
+    """:func:`handoff_chain_tokens` run by run: what each run would have been sent in the chain.
+
+    The terms add up to ``handoff_chain_tokens(runs)``; they let a stage's share be reported.
+    """
+    terms = []
+    history = 0
+    for run in runs:
+        terms.append(run.input_tokens + run.turns * history)
+        history += run.transcript_tokens
+    return terms
 
 
 def token_reduction(runs: Iterable[RunTokens]) -> Reduction:
@@ -152,6 +166,54 @@ class Tally:
 
 
 @dataclass
+class StageTokens:
+    """Where a stage's input tokens went (successful runs), and its share of the reduction."""
+
+    sent: int = 0
+    """Input tokens the stage's agents were sent."""
+    instructions: int = 0
+    schemas: int = 0
+    """Tool definitions and output schemas."""
+    tool_results: int = 0
+    repeats: int = 0
+    """What turns after the first re-sent."""
+    turns: int = 0
+    counterfactual: int = 0
+    """What the stage's runs would have been sent in a chain of SDK handoffs."""
+
+    @property
+    def other(self) -> int:
+        """The rest of ``sent``: prompts and the model's own tool calls (and, with a real model, framing)."""
+        return self.sent - self.instructions - self.schemas - self.tool_results - self.repeats
+
+    @property
+    def reduction(self) -> Reduction:
+        return Reduction(self.sent, self.counterfactual)
+
+
+def stage_tokens(rows: Iterable[AgentRunUsage]) -> dict[str, StageTokens]:
+    """Per stage, over successful agent runs in the order they ran (see :class:`StageTokens`)."""
+    sessions: dict[str, list[AgentRunUsage]] = {}
+    by_stage: dict[str, StageTokens] = {}
+    for row in rows:
+        if row.status != "succeeded":
+            continue
+        sessions.setdefault(row.session_id, []).append(row)
+        t = by_stage.setdefault(row.stage, StageTokens())
+        t.sent += row.input_tokens
+        t.instructions += row.instruction_tokens
+        t.schemas += row.schema_tokens
+        t.tool_results += row.tool_result_tokens
+        t.repeats += row.repeat_tokens
+        t.turns += row.turns
+    for session_rows in sessions.values():
+        runs = [RunTokens(r.session_id, r.input_tokens, r.turns, r.transcript_tokens) for r in session_rows]
+        for row, term in zip(session_rows, handoff_chain_terms(runs), strict=True):
+            by_stage[row.stage].counterfactual += term
+    return by_stage
+
+
+@dataclass
 class CourseUsage:
     """One course run (one employee) of the job."""
 
@@ -171,6 +233,8 @@ class JobUsage:
     total: Tally
     reduction: Reduction
     models: list[str]
+    tokens_by_stage: dict[str, StageTokens] = field(default_factory=dict)
+    """Where the input tokens went, per stage, in pipeline order."""
 
 
 async def job_usage(conn: Connection, job_id: uuid.UUID, prices: dict[str, tuple[float, float]]) -> JobUsage | None:
@@ -210,4 +274,10 @@ async def job_usage(conn: Connection, job_id: uuid.UUID, prices: dict[str, tuple
         total=total,
         reduction=token_reduction(succeeded),
         models=sorted({r.model for r in runs}),
+        tokens_by_stage=_in_stage_order(stage_tokens(runs)),
     )
+
+
+def _in_stage_order(by_stage: dict[str, StageTokens]) -> dict[str, StageTokens]:
+    order: dict[str, int] = {stage: i for i, stage in enumerate(STAGES)}
+    return dict(sorted(by_stage.items(), key=lambda item: order.get(item[0], len(order))))

@@ -47,6 +47,7 @@ from coursegen.shared.errors import (
 )
 from coursegen.shared.events import Event, Handoff, StageFailed, derived_id, loose_ids
 from coursegen.shared.models import ModelChoice, Policy, resolve_model
+from coursegen.shared.sent import SentTally
 from coursegen.shared.service import Runtime, ServiceDefinition, Subscription
 from coursegen.shared.settings import Settings
 from coursegen.shared.store import AlreadyStored, Connection, Database, locks, unit_of_work
@@ -96,6 +97,12 @@ class SpendTally(RunHooks[Any]):
         self.usage = Usage()
         self.turns = 0
         self.tool_calls = 0
+        self.sent = SentTally()
+
+    async def on_llm_start(
+        self, context: RunContextWrapper[Any], agent: Agent[Any], system_prompt: str | None, input_items: list[Any]
+    ) -> None:
+        await self.sent.add_call(context, agent, system_prompt, input_items)
 
     async def on_llm_end(self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse) -> None:
         self.usage.add(response.usage)
@@ -103,6 +110,16 @@ class SpendTally(RunHooks[Any]):
 
     async def on_tool_end(self, context: RunContextWrapper[Any], agent: Agent[Any], tool: Tool, result: object) -> None:
         self.tool_calls += 1
+
+    def sent_counts(self) -> dict[str, int]:
+        """The agent-run record's split of the input tokens (see :mod:`coursegen.shared.sent`)."""
+        s = self.sent
+        return {
+            "instruction_tokens": s.instructions,
+            "schema_tokens": s.schemas,
+            "tool_result_tokens": s.tool_results,
+            "repeat_tokens": s.repeats,
+        }
 
 
 @dataclass(frozen=True)
@@ -363,6 +380,7 @@ class StageRunner(Generic[HandoffT, OutputT]):
             duration_ms=int(duration * 1000),
             input_text_tokens=usage.input_tokens,
             transcript_tokens=tokens.count([prompt, result.to_input_list()]),
+            **spent.sent_counts(),
         )
         metrics.agent_run(
             self.spec.name,
@@ -409,6 +427,7 @@ class StageRunner(Generic[HandoffT, OutputT]):
             turns=spent.turns,
             tool_calls=spent.tool_calls,
             duration_ms=int((time.monotonic() - started) * 1000),
+            **spent.sent_counts(),
         )
 
     async def _store(

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from coursegen.cli._common import out, parse_uuid, read_job, read_settings
 from coursegen.cli._render import styled
-from coursegen.shared.accounting import JobUsage, Reduction, Tally, job_usage
+from coursegen.shared.accounting import JobUsage, Reduction, StageTokens, Tally, job_usage
 from coursegen.shared.store import Database, connect
 
 
@@ -91,6 +91,29 @@ def stage_table(usage: JobUsage) -> Table:
     return table
 
 
+_SENT = ("instruc-\ntions", "schemas", "tool\nresults", "other", "repeats", "sent", "chained", "reduc-\ntion")
+
+
+def _sent_figures(t: StageTokens) -> list[str]:
+    parts = (t.instructions, t.schemas, t.tool_results, t.other, t.repeats, t.sent, t.counterfactual)
+    return [f"{n:,}" for n in parts] + [_percent(t.reduction)]
+
+
+def sent_table(usage: JobUsage) -> Table:
+    """Where each stage's input tokens went, and the stage's share of the reduction."""
+    table = _table("Tokens sent, by stage")
+    table.add_column("stage", no_wrap=True)
+    _columns(table, *_SENT)
+    total = StageTokens()
+    for stage, t in usage.tokens_by_stage.items():
+        table.add_row(stage, *_sent_figures(t))
+        for name in ("sent", "instructions", "schemas", "tool_results", "repeats", "turns", "counterfactual"):
+            setattr(total, name, getattr(total, name) + getattr(t, name))
+    table.add_section()
+    table.add_row("[bold]total[/]", *_sent_figures(total))
+    return table
+
+
 def employee_table(usage: JobUsage) -> Table:
     table = _table("By employee")
     table.add_column("employee", no_wrap=True)
@@ -128,6 +151,13 @@ def report(
       reduction = 1 − actual / chained, both summed over the job's course runs
 
     Transcripts are counted with tiktoken, as are the offline model's inputs.
+
+    "Tokens sent, by stage" splits each stage's input tokens: instructions,
+    schemas (tool definitions and the output schema) and tool results as first
+    sent; other (the prompt and the model's own tool calls); and repeats, what
+    every turn after the first sent again. "chained" is the stage's share of
+    the chained-handoff figure (each run's term of the sum above), "reduction"
+    1 − sent / chained.
     """
     prices = read_settings().prices
     usage = read_job(lambda url: _load(url, job, prices), job)
@@ -138,6 +168,8 @@ def report(
         f"{', '.join(usage.models) or 'none'}"
     )
     console.print(stage_table(usage))
+    if usage.tokens_by_stage:
+        console.print(sent_table(usage))
     console.print(employee_table(usage))
     if usage.total.unpriced_models:
         console.print(

@@ -5,20 +5,15 @@ from __future__ import annotations
 from agents import Agent
 from pydantic import Field
 
-from coursegen.content.tools import get_module_brief, get_quality_feedback, get_research_findings
+from coursegen.content.tools import get_module_brief, get_research_findings
 from coursegen.shared.events import ModuleHandoff
 from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
-You write one module of a personalized training course.
-1. Call get_module_brief, get_research_findings and get_quality_feedback.
-2. Write the five sections for the learner's role. Every statement taken from a
-   finding carries its citation [n], where n is the finding's source ref. Cite only
-   sources that exist. Do not state facts you have no finding for.
-3. On a revision, address every point of the feedback.
-4. Write in the course language the brief gives.
-Plain, direct prose; short paragraphs; Markdown lists where they help."""
+Write one course module for the learner's role, in the brief's language. Call both tools at once.
+Keep each finding's citation [n]; state no fact without a finding. Address all feedback.
+Plain prose, short paragraphs, Markdown lists where they help."""
 
 
 class ModuleDraft(AgentOutput):
@@ -39,6 +34,6 @@ class ModuleDraft(AgentOutput):
 content_agent = Agent[StageContext[ModuleHandoff]](
     name="content",
     instructions=INSTRUCTIONS,
-    tools=[get_module_brief, get_research_findings, get_quality_feedback],
+    tools=[get_module_brief, get_research_findings],
     output_type=ModuleDraft,
 )

@@ -7,11 +7,10 @@ uneven coverage and the revision completes it. Feedback is read, not assumed.
 
 from __future__ import annotations
 
-from typing import Any
-
 from coursegen.content.agent import ModuleDraft
 from coursegen.shared.errors import InvalidData
 from coursegen.shared.models import PolicyView, ToolCall
+from coursegen.shared.slices import split_cited
 
 ENGLISH = ("en", "en-us", "en-gb", "english")
 OFFLINE_NOTE = (
@@ -20,12 +19,8 @@ OFFLINE_NOTE = (
 )
 
 
-def _cited(findings: list[dict[str, Any]]) -> list[str]:
-    return [f"{f['statement']} [{f['source_ref']}]" for f in findings]
-
-
 def content_policy(view: PolicyView) -> list[ToolCall] | ModuleDraft:
-    needed = ("get_module_brief", "get_research_findings", "get_quality_feedback")
+    needed = ("get_module_brief", "get_research_findings")
     if not all(view.called(t) for t in needed):
         return [ToolCall(t) for t in needed]
     brief = view.result("get_module_brief")
@@ -34,13 +29,11 @@ def content_policy(view: PolicyView) -> list[ToolCall] | ModuleDraft:
             f"the course language is {brief['language']!r}, and the offline model writes English only: "
             "configure a real model (COURSEGEN_MODEL) or correct the employee's profile"
         )
-    research = view.result("get_research_findings")
-    feedback = view.result("get_quality_feedback")
+    found: dict[str, list[str]] = view.result("get_research_findings")
     role = brief.get("target_role") or "your role"
     skills: list[str] = brief["skills"]
-    findings: list[dict[str, Any]] = research["findings"]
-    by_skill = {s: [f for f in findings if f["skill"] == s] for s in skills}
-    asked = " ".join(feedback["feedback"]).lower()
+    by_skill = {s: found.get(s, []) for s in skills}
+    asked = " ".join(brief.get("feedback", [])).lower()
     # The first draft goes deep on the lead skill only; a revision adds what the review names.
     deep = list(dict.fromkeys(skills[:1] + [s for s in skills if s.lower() in asked]))
     core: list[str] = []
@@ -50,31 +43,28 @@ def content_policy(view: PolicyView) -> list[ToolCall] | ModuleDraft:
             core.append(f"### {skill}\n\nThe knowledge base holds no source on {skill} yet; ask your lead for one.")
             continue
         shown = items if skill in deep else items[:1]
-        core.append(f"### {skill}\n\n" + " ".join(_cited(shown)))
+        core.append(f"### {skill}\n\n" + " ".join(shown))
     practical = []
     for skill in skills:
         items = by_skill[skill]
         if items:
             lead = items[-1]
-            practical.append(
-                f"- **{skill}**: this week, pick one task where it applies and act on this: "
-                f"{lead['statement']} [{lead['source_ref']}]"
-            )
+            practical.append(f"- **{skill}**: this week, pick one task where it applies and act on this: {lead}")
     cases = []
     for skill in skills:
         items = by_skill[skill]
         if len(items) >= 2 and skill in deep:
             cases.append(
                 f"**{skill} in the {role} role.** A colleague asks for help with a piece of work that needs "
-                f"{skill}. Start from what the sources say: {items[0]['statement']} [{items[0]['source_ref']}] "
-                f"Then check the result against this: {items[1]['statement']} [{items[1]['source_ref']}]"
+                f"{skill}. Start from what the sources say: {items[0]} "
+                f"Then check the result against this: {items[1]}"
             )
     objectives = "\n".join(f"- {o}" for o in brief["objectives"])
     # The offline model cannot act on a person's free-text request; it says so where the reviewer will look.
     requested = "".join(
         f"\n\n_Revised after review. The reviewer asked: \u201c{c}\u201d (recorded by the offline model, which "
         "cannot rewrite prose to a request; a real model acts on it)._"
-        for c in feedback.get("reviewer_comments", [])
+        for c in brief.get("reviewer_comments", [])
     )
     return ModuleDraft(
         title=brief["title"],
@@ -89,7 +79,7 @@ def content_policy(view: PolicyView) -> list[ToolCall] | ModuleDraft:
         assessments="\n".join(
             f"- Explain {s} to a colleague in your own words, and name one situation where you used it." for s in skills
         ),
-        key_takeaways=[f"{s}: {by_skill[s][0]['statement']}" if by_skill[s] else s for s in skills],
+        key_takeaways=[f"{s}: {split_cited(by_skill[s][0])[0]}" if by_skill[s] else s for s in skills],
     )
 
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 from agents import Agent
 from pydantic import Field, model_validator
 
-from coursegen.enhancer.tools import get_approved_module, get_research_findings
+from coursegen.enhancer.tools import get_approved_module
 from coursegen.shared.events import ModuleHandoff
 from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
-You enrich one approved module of a training course.
-1. Call get_approved_module and get_research_findings.
-2. Add worked examples (a situation from the learner's role, walked through step by step),
-   exercises with success criteria, and a multiple-choice quiz: four options per
-   question, exactly one correct, an explanation per question citing its source [n].
-Base every question on a finding; never test something the module does not teach."""
+Enrich one approved module. Call get_approved_module.
+Add worked examples from the learner's role, step by step; exercises with success criteria;
+a quiz: four options, one correct, an explanation citing its source [n].
+Base every question on a finding."""
 
 
 class WorkedExample(AgentOutput):
@@ -55,6 +53,6 @@ class Enhancements(AgentOutput):
 enhancer_agent = Agent[StageContext[ModuleHandoff]](
     name="enhancer",
     instructions=INSTRUCTIONS,
-    tools=[get_approved_module, get_research_findings],
+    tools=[get_approved_module],
     output_type=Enhancements,
 )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from coursegen.enhancer.agent import Enhancements, Exercise, QuizQuestion, WorkedExample
 from coursegen.shared.models import PolicyView, ToolCall
+from coursegen.shared.slices import split_cited
 
 MISCONCEPTIONS = (
     "{skill} only matters for senior staff, so it can wait until a promotion.",
@@ -22,15 +22,15 @@ def _position(seed: str) -> int:
 
 
 def enhance_policy(view: PolicyView) -> list[ToolCall] | Enhancements:
-    if not (view.called("get_approved_module") and view.called("get_research_findings")):
-        return [ToolCall("get_approved_module"), ToolCall("get_research_findings")]
+    if not view.called("get_approved_module"):
+        return [ToolCall("get_approved_module")]
     module = view.result("get_approved_module")
-    findings: list[dict[str, Any]] = view.result("get_research_findings")["findings"]
+    findings: dict[str, list[str]] = module["findings"]
     role = module.get("target_role") or "your role"
     examples, exercises, quiz = [], [], []
     for skill in module["skills"]:
-        mine = [f for f in findings if f["skill"] == skill]
-        steps = [f"{f['statement']} [{f['source_ref']}]" for f in mine[:3]] or [
+        mine = findings.get(skill, [])
+        steps = mine[:3] or [
             f"Name the outcome {skill} should produce.",
             "Do the work, then compare the result with that outcome.",
         ]
@@ -51,16 +51,17 @@ def enhance_policy(view: PolicyView) -> list[ToolCall] | Enhancements:
                 success_criteria=criteria or [f"The note shows {skill} applied to real work"],
             )
         )
-        for finding in mine[:2]:
+        for cited in mine[:2]:
+            statement, ref = split_cited(cited)
             wrong = [m.format(skill=skill) for m in MISCONCEPTIONS[:3]]
-            answer = _position(finding["statement"])
-            options = [*wrong[:answer], finding["statement"], *wrong[answer:]]
+            answer = _position(statement)
+            options = [*wrong[:answer], statement, *wrong[answer:]]
             quiz.append(
                 QuizQuestion(
                     question=f"Which statement about {skill} do the course's sources support?",
                     options=options,
                     answer_index=answer,
-                    explanation=f"The module's source [{finding['source_ref']}] says so; the other options are "
+                    explanation=f"The module's source [{ref}] says so; the other options are "
                     f"common misconceptions about {skill}.",
                 )
             )

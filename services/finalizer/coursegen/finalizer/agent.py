@@ -10,10 +10,8 @@ from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
-You finish a personalized training course whose modules are written and reviewed.
-Call get_course_outline, then write the course overview (what the learner will gain and
-how the modules build on each other), how to use the course week by week, and a
-closing note. Mention any module that passed review with a warning."""
+Frame a finished course. Call get_course_outline, then write the overview, how to use it
+week by week, and a closing note naming any module that passed review with a warning."""
 
 
 class CourseFrame(AgentOutput):

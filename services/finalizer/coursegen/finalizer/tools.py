@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import json
-
 from agents import RunContextWrapper, function_tool
 
 from coursegen.shared.events import ModuleHandoff
+from coursegen.shared.models import compact
 from coursegen.shared.stage import StageContext
 from coursegen.shared.store import courses, plans
 
 
 @function_tool(failure_error_function=None)
 async def get_course_outline(ctx: RunContextWrapper[StageContext[ModuleHandoff]]) -> str:
-    """The course title, summary, learning path and each module's title, takeaways and review warnings."""
+    """The course's title, summary, weeks, and each module's title, takeaways and review warning."""
     c = ctx.context
     async with c.db.connection() as conn:
         plan = await plans.get_plan(conn, c.run.session_id)
         modules = await courses.outline_modules(conn, c.run.session_id)
-    return json.dumps(
+    return compact(
         {
             "course_title": plan.course_title,
             "summary": plan.summary,

@@ -12,11 +12,8 @@ from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
-You add media to one module of a training course.
-1. Call get_module_outline.
-2. Draw the module's learning flow as a Mermaid flowchart (it must parse), write alt
-   text that conveys the diagram to someone who cannot see it, and a narration script
-   of two to three minutes that walks through the module."""
+Add media to one module. Call get_module_outline. Draw its learning flow as a Mermaid
+flowchart that parses, alt text that conveys it without sight, and a 2-3 minute narration."""
 
 
 class Media(AgentOutput):

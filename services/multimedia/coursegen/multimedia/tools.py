@@ -11,9 +11,8 @@ from coursegen.shared.stage import StageContext
 
 @function_tool(failure_error_function=None)
 async def get_module_outline(ctx: RunContextWrapper[StageContext[ModuleHandoff]]) -> str:
-    """The approved module's title, skills, objectives, key takeaways and introduction."""
+    """The approved module's title, skills, weeks, target role and key takeaways."""
     c = ctx.context
     async with c.db.connection() as conn:
         module = await artifacts.approved_module(conn, c.run.session_id, c.module_index)
-    fields = {"title", "skills", "objectives", "target_role", "duration_weeks", "key_takeaways", "introduction"}
-    return module.model_dump_json(include=fields)
+    return module.model_dump_json(include={"title", "skills", "target_role", "duration_weeks", "key_takeaways"})

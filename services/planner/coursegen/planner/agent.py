@@ -11,15 +11,9 @@ from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
-You plan a personalized training course for one employee.
-1. Call get_employee_profile, analyze_skill_gaps and get_reviewer_comments. When
-   reviewers rejected an earlier outline, the new one must answer their comments.
-2. Map every prioritized gap to at least one module; a module may cover closely
-   related gaps. Order modules so prerequisites come first (most severe gaps early).
-3. Give each module a duration in weeks, learning objectives, and research queries
-   (what the researcher should look up in the knowledge base).
-4. If there are no gaps, return a plan with no modules.
-Never invent skills that are not in the gap analysis."""
+Plan a training course for one employee. Call all three tools at once.
+Cover every gap with a module (related gaps may share one), prerequisites and severe gaps first.
+When reviewers rejected an earlier outline, answer their comments. No gaps: no modules. Never invent skills."""
 
 
 class SkillGap(AgentOutput):

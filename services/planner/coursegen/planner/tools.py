@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from agents import RunContextWrapper, function_tool
 
 from coursegen.planner.gaps import RequiredSkill, rank_gaps
 from coursegen.shared.errors import InvalidData
 from coursegen.shared.events import CourseHandoff
+from coursegen.shared.models import compact
 from coursegen.shared.stage import StageContext
 from coursegen.shared.store import Database, people, reviews
 from coursegen.shared.store.runs import CourseRun
@@ -34,21 +33,22 @@ def public_profile(profile: people.EmployeeProfile) -> dict[str, object]:
 
 @function_tool(failure_error_function=None)
 async def get_employee_profile(ctx: RunContextWrapper[StageContext[CourseHandoff]]) -> str:
-    """The employee this course is for: name, position, current and target role, current skill levels (0-5)."""
+    """The employee: name, position, current and target role."""
     profile = await load_profile(ctx.context.db, ctx.context.run)
-    return json.dumps(public_profile(profile))
+    # Skill levels are left out: the gap analysis carries the ones the plan is about.
+    return compact({k: v for k, v in public_profile(profile).items() if k != "skills"})
 
 
 @function_tool(failure_error_function=None)
 async def analyze_skill_gaps(ctx: RunContextWrapper[StageContext[CourseHandoff]]) -> str:
-    """The employee's skill gaps for the target role (missing or below the required level), most severe first."""
+    """Skill gaps for the target role, most severe first."""
     c = ctx.context
     profile = await load_profile(c.db, c.run)
     assert profile.plan_role_id is not None
     async with c.db.connection() as conn:
         required = await people.role_skills(conn, c.run.company_id, profile.plan_role_id)
     gaps = rank_gaps([RequiredSkill(r.skill, r.required_level, r.importance) for r in required], profile.skills)
-    return json.dumps({"target_role": profile.target_role, "gaps": [g.as_dict() for g in gaps]})
+    return compact({"target_role": profile.target_role, "gaps": [g.as_dict() for g in gaps]})
 
 
 @function_tool(failure_error_function=None)
@@ -57,4 +57,4 @@ async def get_reviewer_comments(ctx: RunContextWrapper[StageContext[CourseHandof
     c = ctx.context
     async with c.db.connection() as conn:
         comments = await reviews.outline_comments(conn, c.run.session_id, c.handoff.round)
-    return json.dumps({"comments": comments})
+    return compact({"comments": comments})

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from agents import Agent
 
-from coursegen.quality.tools import get_module_draft, score_module
+from coursegen.quality.tools import score_module
 from coursegen.shared.events import ModuleHandoff
 from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
-You review one module draft of a training course.
-1. Call score_module (the measured rubric) and get_module_draft.
-2. Write feedback the writer can act on: one line per problem, naming the section
-   or skill. Include every problem the rubric found. Note strengths briefly.
-You do not decide pass or fail: the rubric's score does."""
+Review one module draft. Call score_module: the rubric, measured on the draft.
+Feedback: one actionable line per problem it found, naming the section or skill.
+Strengths briefly. The score, not you, decides pass or fail."""
 
 
 class Review(AgentOutput):
@@ -27,6 +25,6 @@ class Review(AgentOutput):
 quality_agent = Agent[StageContext[ModuleHandoff]](
     name="quality",
     instructions=INSTRUCTIONS,
-    tools=[score_module, get_module_draft],
+    tools=[score_module],
     output_type=Review,
 )

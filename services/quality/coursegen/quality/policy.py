@@ -8,7 +8,7 @@ from coursegen.shared.models import PolicyView, ToolCall
 
 def review_policy(view: PolicyView) -> list[ToolCall] | Review:
     if not view.called("score_module"):
-        return [ToolCall("score_module"), ToolCall("get_module_draft")]
+        return [ToolCall("score_module")]
     rubric = view.result("score_module")
     strengths = [
         f"{name} is complete" for name in ("coverage", "citations", "readability", "structure") if rubric[name] >= 25

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 from agents import RunContextWrapper, function_tool
 
 from coursegen.quality.rubric import Rubric, measure
 from coursegen.shared.events import ModuleHandoff
+from coursegen.shared.models import compact
 from coursegen.shared.stage import StageContext
 from coursegen.shared.store import Connection, content, plans, research
 
@@ -23,18 +23,10 @@ async def measure_draft(conn: Connection, session_id: str, module_index: int, re
 
 
 @function_tool(failure_error_function=None)
-async def get_module_draft(ctx: RunContextWrapper[StageContext[ModuleHandoff]]) -> str:
-    """The draft under review: its title and five sections."""
-    c = ctx.context
-    async with c.db.connection() as conn:
-        draft = await content.get_draft(conn, c.run.session_id, c.module_index, c.handoff.revision)
-    return json.dumps({"title": draft.module_name, **draft.sections})
-
-
-@function_tool(failure_error_function=None)
 async def score_module(ctx: RunContextWrapper[StageContext[ModuleHandoff]]) -> str:
-    """Measure the draft: gap coverage, citations, readability, structure (25 points each), with findings."""
+    """The draft's rubric: coverage, citations, readability, structure (25 points each) and its problems."""
     c = ctx.context
     async with c.db.connection() as conn:
         rubric = await measure_draft(conn, c.run.session_id, c.module_index, c.handoff.revision)
-    return json.dumps({"revision": c.handoff.revision, **rubric.as_dict(), "feedback": rubric.feedback()})
+    # The rubric is measured by code on the whole draft: the reviewer works from its findings, not the text.
+    return compact({"revision": c.handoff.revision, **rubric.as_dict(), "feedback": rubric.feedback()})

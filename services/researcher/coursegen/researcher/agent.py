@@ -5,19 +5,15 @@ from __future__ import annotations
 from agents import Agent
 from pydantic import Field
 
-from coursegen.researcher.tools import get_module_brief, search_knowledge_base
+from coursegen.researcher.tools import get_module_sources
 from coursegen.shared.events import ModuleHandoff
 from coursegen.shared.models import AgentOutput
 from coursegen.shared.stage import StageContext
 
 INSTRUCTIONS = """\
-You research one module of a training course.
-1. Call get_module_brief.
-2. Search the knowledge base for each of the module's skills (use its research queries).
-3. Report findings: short factual statements, each taken from one passage you found,
-   with that passage's id and a verbatim quote of at most one sentence.
-Use only what the passages say. If the knowledge base has nothing on a skill, say so
-in the summary instead of inventing."""
+Research one module. Call get_module_sources (also_search only if a skill lacks passages).
+Findings: short statements, each from one passage (its id, a one-sentence verbatim quote).
+Use only the passages; name a skill with none in the summary."""
 
 WEB_SEARCH_INSTRUCTIONS = """\
 You may also search the web, for a skill the knowledge base says too little about.
@@ -29,7 +25,7 @@ class Source(AgentOutput):
     ref: int = Field(ge=1)
     """The citation number, [ref] in the content."""
     passage_id: str
-    """The id of the knowledge-base passage, as returned by search_knowledge_base (empty for a web page)."""
+    """The passage's id (empty for a web page)."""
     document: str
     heading: str
     quote: str
@@ -54,6 +50,6 @@ class ResearchFindings(AgentOutput):
 researcher_agent = Agent[StageContext[ModuleHandoff]](
     name="researcher",
     instructions=INSTRUCTIONS,
-    tools=[get_module_brief, search_knowledge_base],
+    tools=[get_module_sources],
     output_type=ResearchFindings,
 )

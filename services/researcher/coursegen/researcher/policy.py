@@ -7,26 +7,22 @@ import re
 from coursegen.researcher.agent import Finding, ResearchFindings, Source
 from coursegen.shared.models import PolicyView, ToolCall
 
-PER_SKILL = 3
-
 
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 5]
 
 
 def research_policy(view: PolicyView) -> list[ToolCall] | ResearchFindings:
-    if not view.called("get_module_brief"):
-        return [ToolCall("get_module_brief")]
-    brief = view.result("get_module_brief")
-    skills: list[str] = brief["skills"]
-    if not view.called("search_knowledge_base"):
-        return [ToolCall("search_knowledge_base", {"query": skill, "limit": PER_SKILL}) for skill in skills]
+    if not view.called("get_module_sources"):
+        return [ToolCall("get_module_sources")]
+    module = view.result("get_module_sources")
+    skills: list[str] = module["skills"]
     sources: list[Source] = []
     findings: list[Finding] = []
     by_passage: dict[str, int] = {}
     missing = []
-    for skill, hits in zip(skills, view.results["search_knowledge_base"], strict=False):
-        hits = [h for h in hits if sentences(h["text"])]
+    for skill in skills:
+        hits = [h for h in module["passages"].get(skill, []) if sentences(h["text"])]
         if not hits:
             missing.append(skill)
         for hit in hits:

@@ -4,7 +4,9 @@ Each agent brings a deterministic policy: given what its tools returned so far,
 it names the next tool calls or composes the final output. The SDK runs its
 full loop around it (tool execution, output validation, usage, tracing), so
 the pipeline is exercised for real. Usage is counted with tiktoken over what a
-real model would have been sent: instructions, tool schemas and the input.
+real model would have been sent: instructions, tool definitions (name,
+description, parameters), the output schema and the input
+(:func:`coursegen.shared.sent.call_tokens`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessa
 from pydantic import BaseModel
 
 from coursegen.shared import tokens
+from coursegen.shared.sent import call_tokens
 
 
 @dataclass(frozen=True)
@@ -137,11 +140,8 @@ class OfflineModel(Model):
                     content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
                 )
             ]
-        tool_schemas = [getattr(t, "params_json_schema", None) for t in tools]
-        sent = [system_instructions or "", tool_schemas, input]
-        if output_schema is not None:
-            sent.append(output_schema.json_schema())
-        input_tokens = tokens.count(sent)
+        schema = output_schema.json_schema() if output_schema is not None else None
+        input_tokens = call_tokens(system_instructions, tools, schema, input).total
         output_tokens = tokens.count([o.model_dump() for o in output])
         with generation_span(model=self.name, disabled=tracing.is_disabled()) as span:
             if tracing.include_data():

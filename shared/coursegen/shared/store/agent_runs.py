@@ -41,6 +41,14 @@ class AgentRunRecord:
     """tiktoken count of the run's whole conversation (what a chained handoff would pass on)."""
     worker: str | None = None
     """Which replica ran it (host, process, instance)."""
+    instruction_tokens: int = 0
+    """Of the input tokens: the instructions, as first sent (see ``coursegen.shared.sent``)."""
+    schema_tokens: int = 0
+    """Of the input tokens: tool definitions and the output schema, as first sent."""
+    tool_result_tokens: int = 0
+    """Of the input tokens: tool results, as first sent."""
+    repeat_tokens: int = 0
+    """Of the input tokens: what later turns re-sent (instructions, schemas, the conversation so far)."""
 
 
 async def insert_agent_run(conn: Connection, r: AgentRunRecord) -> uuid.UUID | None:
@@ -49,8 +57,10 @@ async def insert_agent_run(conn: Connection, r: AgentRunRecord) -> uuid.UUID | N
         """
         INSERT INTO agent_runs (job_id, session_id, employee_id, stage, module_index, revision, model,
                                 input_tokens, output_tokens, requests, turns, tool_calls, duration_ms,
-                                attempt, status, error, input_text_tokens, transcript_tokens, worker)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                                attempt, status, error, input_text_tokens, transcript_tokens, worker,
+                                instruction_tokens, schema_tokens, tool_result_tokens, repeat_tokens)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                $20, $21, $22, $23)
         ON CONFLICT DO NOTHING
         RETURNING run_id
         """,
@@ -73,6 +83,10 @@ async def insert_agent_run(conn: Connection, r: AgentRunRecord) -> uuid.UUID | N
         r.input_text_tokens,
         r.transcript_tokens,
         r.worker,
+        r.instruction_tokens,
+        r.schema_tokens,
+        r.tool_result_tokens,
+        r.repeat_tokens,
     )
     return run_id
 

@@ -345,6 +345,14 @@ class AgentRunUsage:
     turns: int
     transcript_tokens: int
     duration_ms: int
+    instruction_tokens: int = 0
+    """Of ``input_tokens``: the instructions, every turn."""
+    schema_tokens: int = 0
+    """Of ``input_tokens``: tool definitions and the output schema, every turn."""
+    tool_result_tokens: int = 0
+    """Of ``input_tokens``: what the tools returned."""
+    repeat_tokens: int = 0
+    """Of ``input_tokens``: what a later turn sent again."""
 
 
 async def agent_run_usage(conn: Connection, company_id: uuid.UUID, job_id: uuid.UUID) -> list[AgentRunUsage]:
@@ -352,7 +360,8 @@ async def agent_run_usage(conn: Connection, company_id: uuid.UUID, job_id: uuid.
     rows = await conn.fetch(
         f"""
         SELECT a.session_id, a.stage, a.model, a.status, a.input_tokens, a.output_tokens, a.turns,
-               a.transcript_tokens, a.duration_ms
+               a.transcript_tokens, a.duration_ms, a.instruction_tokens, a.schema_tokens, a.tool_result_tokens,
+               a.repeat_tokens
           FROM agent_runs a
          WHERE a.job_id = $1 AND {_OF_COMPANY_JOB.format(alias="a")}
          ORDER BY a.created_at, a.run_id

@@ -139,7 +139,9 @@ USERS: Final[tuple[BusUser, ...]] = (
         # Dead letters (stage.failed, job.rejected), job completion, and re-driving stalled runs.
         (STAGE_FAILED, JOB_REJECTED, JOB_COMPLETED, handoff_subject("planner")),
         [(STREAM, durable_name("tracker")), (ADVISORY_STREAM, durable_name("tracker") + "-dead-letters")],
-        watches=tuple((STREAM, durable_name(stage)) for stage in STAGES),
+        # Every consumer's info, read-only: the stall check reads the stages' backlog, and the dead-letter
+        # path asks which subject a consumer that ran out of deliveries was working on.
+        watches=((STREAM, "*"),),
         reads_stream=(STREAM,),
     ),
     BusUser(GATEWAY, CLIENT_PUBLISHES, subscribes=("coursegen.>",)),

@@ -1,10 +1,19 @@
-"""Throughput and latency of a whole job on the embedded stack, every service in its own process.
+"""Throughput, latency, CPU and memory of a whole job on the embedded stack, every service in its own process.
 
+    uv run python bench/pipeline.py --employees 1000
     uv run python bench/pipeline.py --employees 30 --replicas researcher=2 content=2
+    uv run python bench/pipeline.py --scale content --latency 0.5 --employees 20
 
-Prints courses per minute, handoffs per second, the median and p95 handoff
-latency (a handoff's publish to the next stage's start) and peak memory per
-service. ``--latency`` makes the offline model pause per call like a real one.
+Prints wall time, courses per minute, handoff latency p50/p95/p99, tracker lag
+p50/p95, the CPU that PostgreSQL, nats-server and each service spent per
+handoff, and peak memory per service, then checks them against the goals
+(1,000 employees in 5 minutes, tracker lag p95 under 1 s, every service under
+150 MB).
+
+``--scale STAGE`` runs the job once per replica count of that stage (1, 2, 4),
+with the offline model pausing ``--latency`` seconds per call as a slow
+provider does, and prints the throughput of each, the speedup, and where the
+machine's cores become the limit.
 """
 
 from __future__ import annotations
@@ -14,70 +23,246 @@ import asyncio
 import os
 import tempfile
 import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from _common import MemorySampler, median, parse_replicas, percentile, run, seed, submit, wait_for_job
+from _common import (
+    CpuMeter,
+    MemorySampler,
+    cores,
+    parse_replicas,
+    percentile,
+    run,
+    seed,
+    stack_pid_groups,
+    submit,
+    wait_for_job_status,
+)
 
 from coursegen.shared.settings import Settings
-from coursegen.shared.store import connect
+from coursegen.shared.store import Database, connect
+from coursegen.shared.store import bench as bench_store
+from coursegen.shared.subjects import SERVICES, STAGES
 from coursegen.stack.supervisor import Stack
 
-LATENCY_SQL = """
-SELECT extract(epoch FROM (r.created_at - make_interval(secs => r.duration_ms / 1000.0)) - h.occurred_at) AS seconds
-  FROM cm_agent_handoffs h
-  JOIN agent_runs r ON r.session_id = h.session_id AND r.stage = h.to_agent
-                   AND r.module_index = coalesce(h.module_index, -1) AND r.revision = h.revision
-                   AND r.status = 'succeeded'
- WHERE h.job_id = $1 AND h.subject LIKE 'coursegen.handoff.%'
-"""
+GOAL_SECONDS_PER_1000 = 300.0
+GOAL_TRACKER_LAG_P95 = 1.0
+GOAL_RSS_BYTES = 150 * 10**6
+BUSY_CORES = 0.85
+"""Above this share of all cores busy, the machine's cores are the limit."""
 
 
-async def main(args: argparse.Namespace) -> None:
+@dataclass
+class JobRun:
+    job_id: uuid.UUID
+    employees: int
+    replicas: dict[str, int]
+    status: str
+    wall: float
+    figures: bench_store.JobFigures
+    latencies: list[float]
+    lags: list[float]
+    busy: list[bench_store.StageBusy]
+    cpu: dict[str, float]
+    machine_busy: float
+    peak_rss: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def courses_per_minute(self) -> float:
+        return self.figures.courses / self.wall * 60 if self.wall > 0 else float("nan")
+
+    def cpu_ms_per_handoff(self, name: str) -> float:
+        return self.cpu.get(name, 0.0) * 1000 / self.figures.handoffs if self.figures.handoffs else float("nan")
+
+
+async def run_job(stack: Stack, employees: int, replicas: dict[str, int], timeout: float) -> JobRun:
+    """Seed a company, start the services, run one job for all its employees, stop the services."""
+    company_id = await seed(stack.database_url, employees)
+    stack.start_services(replicas)
+    try:
+        await asyncio.to_thread(stack.wait_ready, 300)
+        meter = CpuMeter(stack_pid_groups(stack))
+        with MemorySampler(stack) as memory:
+            meter.start()
+            started = time.monotonic()
+            job_id = await submit(stack.nats_url, company_id)
+            status, ended = await wait_for_job_status(stack.database_url, company_id, job_id, timeout)
+            cpu = meter.stop()
+    finally:
+        await asyncio.to_thread(stack.stop_services)
+        stack.processes.clear()
+    pool = await connect(stack.database_url, min_size=1, max_size=1)
+    try:
+        async with Database(pool).connection() as conn:
+            figures = await bench_store.job_figures(conn, company_id, job_id)
+            assert figures is not None
+            latencies = await bench_store.handoff_latencies(conn, company_id, job_id)
+            lags = await bench_store.tracker_lags(conn, company_id, job_id)
+            busy = await bench_store.stage_busy(conn, company_id, job_id)
+    finally:
+        await pool.close()
+    return JobRun(
+        job_id=job_id,
+        employees=employees,
+        replicas=replicas,
+        status=status,
+        wall=ended - started,
+        figures=figures,
+        latencies=latencies,
+        lags=lags,
+        busy=busy,
+        cpu=cpu,
+        machine_busy=meter.machine_busy,
+        peak_rss=dict(memory.peak),
+    )
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def print_job(result: JobRun, latency: float) -> None:
+    f = result.figures
+    print(f"job                 {result.job_id} {result.status}")
+    replicas = " ".join(f"{k}={v}" for k, v in result.replicas.items()) or "one each"
+    print(f"employees           {result.employees}  replicas {replicas}  offline model {latency}s/call")
+    print(f"wall time           {result.wall:.1f} s  (job submitted → job terminal)")
+    print(f"courses             {f.courses} ({f.modules} modules)")
+    print(f"courses per minute  {result.courses_per_minute:.1f}")
+    print(f"handoffs            {f.handoffs} ({f.handoffs / result.wall:.1f}/s), {f.events} events recorded")
+    lat = result.latencies
+    print(
+        f"handoff latency     p50 {ms(percentile(lat, 50))}, p95 {ms(percentile(lat, 95))}, "
+        f"p99 {ms(percentile(lat, 99))}  ({len(lat)} handoffs: event occurred_at, set as the sender publishes "
+        "→ start of the receiver's agent run, its created_at less its duration)"
+    )
+    lags = result.lags
+    print(
+        f"tracker lag         p50 {ms(percentile(lags, 50))}, p95 {ms(percentile(lags, 95))}  "
+        f"({len(lags)} events: occurred_at → the tracker's row, handoff_timestamp)"
+    )
+    stages_cpu = sum(v for k, v in result.cpu.items() if k in SERVICES)
+    print(
+        f"CPU per handoff     PostgreSQL {result.cpu_ms_per_handoff('postgres'):.1f} ms, "
+        f"nats-server {result.cpu_ms_per_handoff('nats-server'):.1f} ms, "
+        f"services {stages_cpu * 1000 / max(1, f.handoffs):.1f} ms  (process CPU over the job / handoffs)"
+    )
+    print(
+        "  per service       "
+        + ", ".join(f"{name} {result.cpu_ms_per_handoff(name):.1f}" for name in SERVICES if name in result.cpu)
+    )
+    print(f"machine             {result.machine_busy:.0%} of {cores()} cores busy during the job (all processes)")
+    print(
+        "peak RSS            "
+        + ", ".join(f"{name} {rss / 10**6:.0f} MB" for name, rss in sorted(result.peak_rss.items()))
+    )
+    if result.busy:
+        top = result.busy[0]
+        print(
+            "agent time/stage    "
+            + ", ".join(f"{b.stage} {b.seconds:.0f} s/{b.runs}" for b in result.busy)
+            + f"  (slowest: {top.stage})"
+        )
+    print_goals(result)
+
+
+def print_goals(result: JobRun) -> None:
+    per_1000 = result.wall / max(1, result.figures.courses) * 1000
+    lag95 = percentile(result.lags, 95)
+    over = {name: rss for name, rss in result.peak_rss.items() if rss >= GOAL_RSS_BYTES}
+    print("goals")
+    verdict = "met" if per_1000 <= GOAL_SECONDS_PER_1000 else "not met"
+    scope = "measured" if result.employees >= 1000 else f"extrapolated from {result.employees}"
+    print(f"  1000 employees in ≤ 5 min      {verdict}: {per_1000 / 60:.1f} min ({scope})")
+    verdict = "met" if lag95 < GOAL_TRACKER_LAG_P95 else "not met"
+    print(f"  tracker lag p95 < 1 s          {verdict}: {ms(lag95)}")
+    detail = ", ".join(f"{n} {r / 10**6:.0f} MB" for n, r in sorted(over.items())) or "all under"
+    print(f"  every service < 150 MB RSS     {'met' if not over else 'not met'}: {detail}")
+
+
+def print_scale(stage: str, results: list[JobRun], latency: float) -> None:
+    print(f"scaling {stage}: offline model {latency}s per call, other services one replica each, {cores()} cores")
+    print(f"{'replicas':>8} {'courses':>7} {'wall s':>7} {'courses/min':>11} {'speedup':>7} {'linear':>6} "
+          f"{'machine busy':>12}  {'busiest stage':<24}")  # fmt: skip
+    base = results[0].courses_per_minute
+    limit: str | None = None
+    for result in results:
+        n = result.replicas.get(stage, 1)
+        speedup = result.courses_per_minute / base if base else float("nan")
+        concurrency = int(os.environ.get("COURSEGEN_CONCURRENCY", "4"))
+        busiest = ""
+        if result.busy:
+            # How much of its capacity (replicas × concurrent messages × wall) each stage spent in agent runs.
+            shares = {
+                b.stage: b.seconds / (result.wall * result.replicas.get(b.stage, 1) * concurrency) for b in result.busy
+            }
+            name = max(shares, key=lambda s: shares[s])
+            busiest = f"{name} {shares[name]:.0%} of its slots"
+        print(f"{n:>8} {result.figures.courses:>7} {result.wall:>7.1f} {result.courses_per_minute:>11.1f} "
+              f"{speedup:>6.2f}x {n:>5}x {result.machine_busy:>12.0%}  {busiest:<24}")  # fmt: skip
+        if limit is None and result.machine_busy >= BUSY_CORES:
+            busy = f"{result.machine_busy:.0%} busy"
+            limit = f"the {cores()} cores are the limit from {n} replica(s) of {stage} on ({busy})"
+    if limit is None:
+        limit = (
+            f"the cores were not the limit up to {results[-1].replicas.get(stage, 1)} replicas "
+            f"(at most {max(r.machine_busy for r in results):.0%} busy); where the speedup falls short, "
+            "the busiest stage above is the next bottleneck"
+        )
+    print(limit)
+
+
+def parse_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, not {text!r}") from None
+    if not counts or any(c < 1 for c in counts):
+        raise argparse.ArgumentTypeError(f"expected counts of 1 or more, not {text!r}")
+    return counts
+
+
+async def main(args: argparse.Namespace, replicas: dict[str, int]) -> None:
     os.environ["COURSEGEN_OFFLINE_LATENCY_SECONDS"] = str(args.latency)
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="coursegen-bench-"))
     with Stack(settings=Settings(data_dir=data_dir)) as stack:
-        company_id = await seed(stack.database_url, args.employees)
-        stack.start_services(parse_replicas(args.replicas))
-        await asyncio.to_thread(stack.wait_ready, 300)
-        with MemorySampler(stack) as memory:
-            started = time.monotonic()
-            job_id = await submit(stack.nats_url, company_id)
-            job = await wait_for_job(stack.database_url, job_id, args.timeout)
-            elapsed = time.monotonic() - started
-        db = await connect(stack.database_url)
-        try:
-            courses = await db.fetchval("SELECT count(*) FROM assembled_courses WHERE job_id = $1", job_id)
-            modules = await db.fetchval("SELECT coalesce(sum(total_modules), 0) FROM assembled_courses "
-                                        "WHERE job_id = $1", job_id)  # fmt: skip
-            handoffs = await db.fetchval(
-                "SELECT count(*) FROM cm_agent_handoffs WHERE job_id = $1 AND subject LIKE 'coursegen.handoff.%'",
-                job_id,
-            )
-            latencies = [float(r["seconds"]) for r in await db.fetch(LATENCY_SQL, job_id)]
-            tokens = await db.fetchval(
-                "SELECT coalesce(sum(input_tokens + output_tokens), 0) FROM agent_runs WHERE job_id = $1", job_id
-            )
-        finally:
-            await db.close()
-    print(f"job                 {job_id} {job['status']}")
-    print(f"employees           {args.employees}  replicas {args.replicas or 'one each'}  "
-          f"offline latency {args.latency}s/call")  # fmt: skip
-    print(f"courses             {courses} ({modules} modules) in {elapsed:.1f} s")
-    print(f"courses per minute  {courses / elapsed * 60:.1f}")
-    print(f"handoffs per second {handoffs / elapsed:.1f}  ({handoffs} handoffs)")
-    p50, p95 = median(latencies) * 1000, percentile(latencies, 95) * 1000
-    print(f"handoff latency     median {p50:.0f} ms, p95 {p95:.0f} ms (publish → next stage starts, {len(latencies)})")
-    print(f"tokens              {tokens}")
-    print(
-        "peak memory (RSS)   " + ", ".join(f"{name} {rss / 2**20:.0f} MiB" for name, rss in sorted(memory.peak.items()))
-    )
+        if args.scale:
+            results = []
+            for n in args.scale_replicas:
+                result = await run_job(stack, args.employees, {**replicas, args.scale: n}, args.timeout)
+                results.append(result)
+                print(f"  {args.scale}={n}: {result.figures.courses} courses in {result.wall:.1f} s", flush=True)
+            print_scale(args.scale, results, args.latency)
+        else:
+            print_job(await run_job(stack, args.employees, replicas, args.timeout), args.latency)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--employees", type=int, default=30)
     parser.add_argument("--replicas", nargs="*", default=[], metavar="SERVICE=N")
-    parser.add_argument("--latency", type=float, default=0.0, help="offline model pause per call, seconds")
-    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--latency", type=float, help="offline model pause per call, seconds (0; 0.5 with --scale)")
+    parser.add_argument("--scale", metavar="STAGE", help=f"run once per replica count of: {', '.join(STAGES)}")
+    parser.add_argument("--scale-replicas", type=parse_counts, default=[1, 2, 4], metavar="1,2,4")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for a job to end")
     parser.add_argument("--data-dir")
-    run(main(parser.parse_args()))
+    args = parser.parse_args()
+    if args.employees < 1:
+        parser.error("--employees must be 1 or more")
+    if args.scale and args.scale not in STAGES:
+        parser.error(f"--scale takes a stage: {', '.join(STAGES)}")
+    if args.latency is None:
+        args.latency = 0.5 if args.scale else 0.0
+    if args.latency < 0:
+        parser.error("--latency must be 0 or more")
+    try:
+        replicas = parse_replicas(args.replicas)
+    except ValueError:
+        parser.error(f"--replicas takes SERVICE=N, e.g. researcher=2 (services: {', '.join(SERVICES)})")
+    unknown = sorted(set(replicas) - set(SERVICES))
+    if unknown:
+        parser.error(f"unknown service {unknown[0]!r}; services are: {', '.join(SERVICES)}")
+    if any(n < 0 for n in replicas.values()):
+        parser.error("replicas must be 0 or more")
+    run(main(args, replicas))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import tempfile
 import time
 import uuid
@@ -55,6 +56,7 @@ BUSY_CORES = 0.85
 
 @dataclass
 class JobRun:
+    company_id: uuid.UUID
     job_id: uuid.UUID
     employees: int
     replicas: dict[str, int]
@@ -77,25 +79,47 @@ class JobRun:
 
 
 async def run_job(stack: Stack, employees: int, replicas: dict[str, int], timeout: float) -> JobRun:
-    """Seed a company, start the services, run one job for all its employees, stop the services."""
-    company_id = await seed(stack.database_url, employees)
+    """Start the services, run one job for a new company of ``employees``, stop the services."""
     stack.start_services(replicas)
     try:
         await asyncio.to_thread(stack.wait_ready, 300)
-        meter = CpuMeter(stack_pid_groups(stack))
-        with MemorySampler(stack) as memory:
-            meter.start()
-            started = time.monotonic()
-            job_id = await submit(stack.nats_url, company_id)
-            try:
-                status, ended = await wait_for_job_status(stack.database_url, company_id, job_id, timeout)
-            except TimeoutError:
-                # Reported as it stands: how far the job got is a figure too.
-                status, ended = f"not finished after {timeout:.0f} s", time.monotonic()
-            cpu = meter.stop()
+        return await measure_job(stack, employees, replicas, timeout)
     finally:
         await asyncio.to_thread(stack.stop_services)
         stack.processes.clear()
+
+
+def set_replicas(stack: Stack, name: str, count: int) -> None:
+    """Run ``count`` fresh replicas of one service, the others left as they are."""
+    old = [p for p in stack.processes if p.name == name]
+    for proc in old:
+        proc.stopping = True
+        proc.popen.terminate()
+    for proc in old:
+        try:
+            proc.popen.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.popen.kill()
+            proc.popen.wait()
+        stack.processes.remove(proc)
+    stack.start_services({**dict.fromkeys(SERVICES, 0), name: count})
+    stack.wait_ready(300)
+
+
+async def measure_job(stack: Stack, employees: int, replicas: dict[str, int], timeout: float) -> JobRun:
+    """Seed a company and run one job for all its employees on the running services; measure it."""
+    company_id = await seed(stack.database_url, employees)
+    meter = CpuMeter(stack_pid_groups(stack))
+    with MemorySampler(stack) as memory:
+        meter.start()
+        started = time.monotonic()
+        job_id = await submit(stack.nats_url, company_id)
+        try:
+            status, ended = await wait_for_job_status(stack.database_url, company_id, job_id, timeout)
+        except TimeoutError:
+            # Reported as it stands: how far the job got is a figure too.
+            status, ended = f"not finished after {timeout:.0f} s", time.monotonic()
+        cpu = meter.stop()
     pool = await connect(stack.database_url, min_size=1, max_size=1)
     try:
         async with Database(pool).connection() as conn:
@@ -107,6 +131,7 @@ async def run_job(stack: Stack, employees: int, replicas: dict[str, int], timeou
     finally:
         await pool.close()
     return JobRun(
+        company_id=company_id,
         job_id=job_id,
         employees=employees,
         replicas=replicas,
@@ -232,11 +257,17 @@ async def main(args: argparse.Namespace, replicas: dict[str, int]) -> None:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="coursegen-bench-"))
     with Stack(settings=Settings(data_dir=data_dir)) as stack:
         if args.scale:
+            # The other services keep running between the runs; only the scaled stage's replicas change.
             results = []
-            for n in args.scale_replicas:
-                result = await run_job(stack, args.employees, {**replicas, args.scale: n}, args.timeout)
-                results.append(result)
-                print(f"  {args.scale}={n}: {result.figures.courses} courses in {result.wall:.1f} s", flush=True)
+            stack.start_services({**replicas, args.scale: 0})
+            try:
+                for n in args.scale_replicas:
+                    await asyncio.to_thread(set_replicas, stack, args.scale, n)
+                    result = await measure_job(stack, args.employees, {**replicas, args.scale: n}, args.timeout)
+                    results.append(result)
+                    print(f"  {args.scale}={n}: {result.figures.courses} courses in {result.wall:.1f} s", flush=True)
+            finally:
+                await asyncio.to_thread(stack.stop_services)
             print_scale(args.scale, results, args.latency)
         else:
             print_job(await run_job(stack, args.employees, replicas, args.timeout), args.latency)

@@ -146,6 +146,16 @@ async def job_figures(conn: Connection, company_id: uuid.UUID, job_id: uuid.UUID
     )
 
 
+async def course_module_counts(conn: Connection, company_id: uuid.UUID, job_id: uuid.UUID) -> list[int]:
+    """Modules of each assembled course of the job: the shape the peers benchmark repeats."""
+    rows = await conn.fetch(
+        "SELECT total_modules FROM assembled_courses WHERE job_id = $1 AND company_id = $2 ORDER BY created_at",
+        job_id,
+        company_id,
+    )
+    return [int(r["total_modules"]) for r in rows]
+
+
 async def handoff_latencies(conn: Connection, company_id: uuid.UUID, job_id: uuid.UUID) -> list[float]:
     """Seconds from a handoff event's ``occurred_at`` (set as it is published) to the start of the receiving
     stage's successful agent run (its ``created_at`` less its duration): queueing, delivery and the stage's

@@ -6,7 +6,8 @@ The shape: a planner; per module researcher → content → quality → enhancer
 multimedia; a finalizer joining the modules. Every step writes its row to
 PostgreSQL under a unique key. It runs on
 
-- **coursegen**: every service in its own process, the offline model (agents included);
+- **coursegen**: every service in its own process, the offline model (agents included),
+  after an unmeasured job of one employee (a process's first messages cost more);
 - **celery**: a Celery chain per module joined by a chord, on Redis, workers with
   ``acks_late`` and a prefetch multiplier of 1, one pool process per core;
 - **floor**: plain asyncio in one process, asyncpg and one JetStream publish per handoff.
@@ -92,7 +93,7 @@ class Row:
 
 
 async def run_coursegen(stack: Stack, employees: int, timeout: float) -> tuple[Row, list[int]]:
-    result = await run_job(stack, employees, {}, timeout)
+    result = await run_job(stack, employees, {}, timeout, warm_up=True)
     if result.status not in ("completed", "completed_with_errors"):
         raise RuntimeError(f"coursegen's job ended {result.status}")
     pool = await connect(stack.database_url, min_size=1, max_size=1)

@@ -2,7 +2,7 @@
 
     uv run python bench/pipeline.py --employees 1000
     uv run python bench/pipeline.py --employees 30 --replicas researcher=2 content=2
-    uv run python bench/pipeline.py --scale content --latency 0.5 --employees 20
+    uv run python bench/pipeline.py --scale researcher --latency 0.5 --employees 20
 
 Prints wall time, courses per minute, handoff latency p50/p95/p99, tracker lag
 p50/p95, the CPU that PostgreSQL, nats-server and each service spent per
@@ -13,7 +13,10 @@ handoff, and peak memory per service, then checks them against the goals
 ``--scale STAGE`` runs the job once per replica count of that stage (1, 2, 4),
 with the offline model pausing ``--latency`` seconds per call as a slow
 provider does, and prints the throughput of each, the speedup, and where the
-machine's cores become the limit.
+machine's cores become the limit. Each replica of the stage works on one
+message at a time (``--stage-concurrency``) and every other service on 32, so
+that the stage being scaled is the bottleneck; the researcher, with three
+model calls per module where the others make two, is the slowest stage.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from coursegen.stack.supervisor import Stack
 GOAL_SECONDS_PER_1000 = 300.0
 GOAL_TRACKER_LAG_P95 = 1.0
 GOAL_RSS_BYTES = 150 * 10**6
+CONCURRENCY_ENV = "COURSEGEN_CONCURRENCY"
 BUSY_CORES = 0.85
 """Above this share of all cores busy, the machine's cores are the limit."""
 
@@ -78,19 +82,31 @@ class JobRun:
         return self.cpu.get(name, 0.0) * 1000 / self.figures.handoffs if self.figures.handoffs else float("nan")
 
 
-async def run_job(stack: Stack, employees: int, replicas: dict[str, int], timeout: float) -> JobRun:
-    """Start the services, run one job for a new company of ``employees``, stop the services."""
+async def run_job(
+    stack: Stack, employees: int, replicas: dict[str, int], timeout: float, *, warm_up: bool = False
+) -> JobRun:
+    """Start the services, run one job for a new company of ``employees``, stop the services.
+
+    ``warm_up`` first runs an unmeasured job of one employee: a process's first
+    messages cost more (lazy imports, caches), which a small job would otherwise carry.
+    """
     stack.start_services(replicas)
     try:
         await asyncio.to_thread(stack.wait_ready, 300)
+        if warm_up:
+            await measure_job(stack, 1, replicas, timeout)
         return await measure_job(stack, employees, replicas, timeout)
     finally:
         await asyncio.to_thread(stack.stop_services)
         stack.processes.clear()
 
 
-def set_replicas(stack: Stack, name: str, count: int) -> None:
-    """Run ``count`` fresh replicas of one service, the others left as they are."""
+def set_replicas(stack: Stack, name: str, count: int, concurrency: int) -> None:
+    """Run ``count`` fresh replicas of one service, each working on ``concurrency`` messages at once.
+
+    The others are left as they are. Each process takes its settings from the
+    environment it is started with, so the replicas get their own concurrency.
+    """
     old = [p for p in stack.processes if p.name == name]
     for proc in old:
         proc.stopping = True
@@ -102,7 +118,15 @@ def set_replicas(stack: Stack, name: str, count: int) -> None:
             proc.popen.kill()
             proc.popen.wait()
         stack.processes.remove(proc)
-    stack.start_services({**dict.fromkeys(SERVICES, 0), name: count})
+    previous = os.environ.get(CONCURRENCY_ENV)
+    os.environ[CONCURRENCY_ENV] = str(concurrency)
+    try:
+        stack.start_services({**dict.fromkeys(SERVICES, 0), name: count})
+    finally:
+        if previous is None:
+            os.environ.pop(CONCURRENCY_ENV, None)
+        else:
+            os.environ[CONCURRENCY_ENV] = previous
     stack.wait_ready(300)
 
 
@@ -157,7 +181,8 @@ def print_job(result: JobRun, latency: float) -> None:
     replicas = " ".join(f"{k}={v}" for k, v in result.replicas.items()) or "one each"
     print(f"employees           {result.employees}  replicas {replicas}  offline model {latency}s/call")
     print(f"wall time           {result.wall:.1f} s  (job submitted → job terminal)")
-    print(f"courses             {f.courses} ({f.modules} modules)")
+    last = f"{f.last_course_seconds:.1f} s" if f.last_course_seconds is not None else "–"
+    print(f"courses             {f.courses} ({f.modules} modules), the last one assembled {last} after the job began")
     print(f"courses per minute  {result.courses_per_minute:.1f}")
     print(f"handoffs            {f.handoffs} ({f.handoffs / result.wall:.1f}/s), {f.events} events recorded")
     lat = result.latencies
@@ -210,34 +235,38 @@ def print_goals(result: JobRun) -> None:
     print(f"  every service < 150 MB RSS     {'met' if not over else 'not met'}: {detail}")
 
 
-def print_scale(stage: str, results: list[JobRun], latency: float) -> None:
-    print(f"scaling {stage}: offline model {latency}s per call, other services one replica each, {cores()} cores")
+def print_scale(stage: str, results: list[JobRun], args: argparse.Namespace) -> None:
+    print(
+        f"scaling {stage}: offline model {args.latency}s per call, {cores()} cores; each {stage} replica works on "
+        f"{args.stage_concurrency} message(s) at a time, every other service on {args.others_concurrency} "
+        "(so that they are not the bottleneck)"
+    )
     print(f"{'replicas':>8} {'courses':>7} {'wall s':>7} {'courses/min':>11} {'speedup':>7} {'linear':>6} "
-          f"{'machine busy':>12}  {'busiest stage':<24}")  # fmt: skip
+          f"{'CPU s/course':>12} {'cores allow':>11} {'machine busy':>12}  {stage + ' busy':<12}")  # fmt: skip
     base = results[0].courses_per_minute
     limit: str | None = None
     for result in results:
         n = result.replicas.get(stage, 1)
         speedup = result.courses_per_minute / base if base else float("nan")
-        concurrency = int(os.environ.get("COURSEGEN_CONCURRENCY", "4"))
-        busiest = ""
-        if result.busy:
-            # How much of its capacity (replicas × concurrent messages × wall) each stage spent in agent runs.
-            shares = {
-                b.stage: b.seconds / (result.wall * result.replicas.get(b.stage, 1) * concurrency) for b in result.busy
-            }
-            name = max(shares, key=lambda s: shares[s])
-            busiest = f"{name} {shares[name]:.0%} of its slots"
+        cpu_per_course = sum(result.cpu.values()) / max(1, result.figures.courses)
+        # The most courses per minute this machine's cores could make at this CPU cost per course.
+        ceiling = cores() * 60 / cpu_per_course if cpu_per_course else float("nan")
+        agent_seconds = sum(b.seconds for b in result.busy if b.stage == stage)
+        # The share of the stage's message slots (replicas × concurrency × wall) spent in agent runs.
+        stage_busy = agent_seconds / (result.wall * n * args.stage_concurrency) if result.wall else float("nan")
         print(f"{n:>8} {result.figures.courses:>7} {result.wall:>7.1f} {result.courses_per_minute:>11.1f} "
-              f"{speedup:>6.2f}x {n:>5}x {result.machine_busy:>12.0%}  {busiest:<24}")  # fmt: skip
-        if limit is None and result.machine_busy >= BUSY_CORES:
-            busy = f"{result.machine_busy:.0%} busy"
-            limit = f"the {cores()} cores are the limit from {n} replica(s) of {stage} on ({busy})"
+              f"{speedup:>6.2f}x {n:>5}x {cpu_per_course:>12.2f} {ceiling:>11.1f} {result.machine_busy:>12.0%}  "
+              f"{stage_busy:<12.0%}")  # fmt: skip
+        if limit is None and (result.machine_busy >= BUSY_CORES or result.courses_per_minute >= BUSY_CORES * ceiling):
+            limit = (
+                f"the {cores()} cores are the limit from {n} replica(s) of {stage} on: {result.machine_busy:.0%} of "
+                f"the machine busy, {result.courses_per_minute:.1f} of the {ceiling:.1f} courses/min its cores allow "
+                "at this CPU cost per course"
+            )
     if limit is None:
         limit = (
-            f"the cores were not the limit up to {results[-1].replicas.get(stage, 1)} replicas "
-            f"(at most {max(r.machine_busy for r in results):.0%} busy); where the speedup falls short, "
-            "the busiest stage above is the next bottleneck"
+            f"the cores were not the limit up to {results[-1].replicas.get(stage, 1)} replicas of {stage} "
+            f"(at most {max(r.machine_busy for r in results):.0%} of the machine busy)"
         )
     print(limit)
 
@@ -259,16 +288,20 @@ async def main(args: argparse.Namespace, replicas: dict[str, int]) -> None:
         if args.scale:
             # The other services keep running between the runs; only the scaled stage's replicas change.
             results = []
+            os.environ[CONCURRENCY_ENV] = str(args.others_concurrency)
             stack.start_services({**replicas, args.scale: 0})
             try:
+                # A first, unmeasured job: the first messages a process handles cost more (imports, caches).
+                await asyncio.to_thread(set_replicas, stack, args.scale, 1, args.stage_concurrency)
+                await measure_job(stack, 1, replicas, args.timeout)
                 for n in args.scale_replicas:
-                    await asyncio.to_thread(set_replicas, stack, args.scale, n)
+                    await asyncio.to_thread(set_replicas, stack, args.scale, n, args.stage_concurrency)
                     result = await measure_job(stack, args.employees, {**replicas, args.scale: n}, args.timeout)
                     results.append(result)
                     print(f"  {args.scale}={n}: {result.figures.courses} courses in {result.wall:.1f} s", flush=True)
             finally:
                 await asyncio.to_thread(stack.stop_services)
-            print_scale(args.scale, results, args.latency)
+            print_scale(args.scale, results, args)
         else:
             print_job(await run_job(stack, args.employees, replicas, args.timeout), args.latency)
 
@@ -280,6 +313,10 @@ if __name__ == "__main__":
     parser.add_argument("--latency", type=float, help="offline model pause per call, seconds (0; 0.5 with --scale)")
     parser.add_argument("--scale", metavar="STAGE", help=f"run once per replica count of: {', '.join(STAGES)}")
     parser.add_argument("--scale-replicas", type=parse_counts, default=[1, 2, 4], metavar="1,2,4")
+    parser.add_argument("--stage-concurrency", type=int, default=1, help="with --scale: messages per replica (1)")
+    parser.add_argument(
+        "--others-concurrency", type=int, default=32, help="with --scale: messages per replica of the others (32)"
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for a job to end")
     parser.add_argument("--data-dir")
     args = parser.parse_args()
@@ -287,6 +324,8 @@ if __name__ == "__main__":
         parser.error("--employees must be 1 or more")
     if args.scale and args.scale not in STAGES:
         parser.error(f"--scale takes a stage: {', '.join(STAGES)}")
+    if args.stage_concurrency < 1 or args.others_concurrency < 1:
+        parser.error("concurrency must be 1 or more")
     if args.latency is None:
         args.latency = 0.5 if args.scale else 0.0
     if args.latency < 0:

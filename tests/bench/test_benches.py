@@ -93,7 +93,8 @@ def test_scale_mode_prints_throughput_per_replica_count(bench_dir: Path) -> None
 
     assert line(out, "scaling planner").startswith("scaling planner: offline model 0.01s per call")
     for replicas in (1, 2):
-        row = rf"^\s+{replicas}\s+1\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}x\s+{replicas}x\s+{NUMBER}%"
+        # replicas, courses, wall s, courses/min, speedup, linear, CPU s/course, cores allow, machine busy
+        row = rf"^\s+{replicas}\s+1\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}x\s+{replicas}x\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}%"
         assert re.search(row, out, re.M), out
     assert re.search(r"cores (are|were not) the limit", out), out
 

@@ -40,6 +40,8 @@ class JobFigures:
     events: int
     """Every event of the job the tracker recorded."""
     tokens: int
+    last_course_seconds: float | None
+    """From the job's creation to its last assembled course (the job ends once the tracker has recorded it all)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,9 @@ async def job_figures(conn: Connection, company_id: uuid.UUID, job_id: uuid.UUID
                (SELECT count(*) FROM cm_agent_handoffs h WHERE h.job_id = j.job_id AND h.company_id = j.company_id)
                    AS events,
                (SELECT coalesce(sum(r.input_tokens + r.output_tokens), 0) FROM agent_runs r
-                 WHERE r.job_id = j.job_id) AS tokens
+                 WHERE r.job_id = j.job_id) AS tokens,
+               (SELECT extract(epoch FROM max(c.created_at) - j.created_at) FROM assembled_courses c
+                 WHERE c.job_id = j.job_id AND c.company_id = j.company_id) AS last_course_seconds
           FROM course_generation_jobs j
          WHERE j.job_id = $1 AND j.company_id = $2
         """,
@@ -143,6 +147,7 @@ async def job_figures(conn: Connection, company_id: uuid.UUID, job_id: uuid.UUID
         handoffs=int(row["handoffs"]),
         events=int(row["events"]),
         tokens=int(row["tokens"]),
+        last_course_seconds=float(row["last_course_seconds"]) if row["last_course_seconds"] is not None else None,
     )
 
 

@@ -14,7 +14,7 @@ handoff, and peak memory per service, then checks them against the goals
 with the offline model pausing ``--latency`` seconds per call as a slow
 provider does, and prints the throughput of each, the speedup, and where the
 machine's cores become the limit. Each replica of the stage works on one
-message at a time (``--stage-concurrency``) and every other service on 32, so
+message at a time (``--stage-concurrency``) and every other service on 8, so
 that the stage being scaled is the bottleneck; the researcher, with three
 model calls per module where the others make two, is the slowest stage.
 """
@@ -242,33 +242,46 @@ def print_scale(stage: str, results: list[JobRun], args: argparse.Namespace) -> 
         "(so that they are not the bottleneck)"
     )
     print(f"{'replicas':>8} {'courses':>7} {'wall s':>7} {'courses/min':>11} {'speedup':>7} {'linear':>6} "
-          f"{'CPU s/course':>12} {'cores allow':>11} {'machine busy':>12}  {stage + ' busy':<12}")  # fmt: skip
+          f"{'CPU s/course':>12} {'cores allow':>11} {'stack CPU':>9} {'machine':>7}  {stage} busy")  # fmt: skip
     base = results[0].courses_per_minute
     limit: str | None = None
+    ceilings = []
     for result in results:
         n = result.replicas.get(stage, 1)
         speedup = result.courses_per_minute / base if base else float("nan")
         cpu_per_course = sum(result.cpu.values()) / max(1, result.figures.courses)
         # The most courses per minute this machine's cores could make at this CPU cost per course.
         ceiling = cores() * 60 / cpu_per_course if cpu_per_course else float("nan")
+        ceilings.append(ceiling)
+        # The share of all cores the stack's own processes used (the machine may be busy with other work too).
+        stack_busy = sum(result.cpu.values()) / (result.wall * cores()) if result.wall else float("nan")
         agent_seconds = sum(b.seconds for b in result.busy if b.stage == stage)
         # The share of the stage's message slots (replicas × concurrency × wall) spent in agent runs.
         stage_busy = agent_seconds / (result.wall * n * args.stage_concurrency) if result.wall else float("nan")
         print(f"{n:>8} {result.figures.courses:>7} {result.wall:>7.1f} {result.courses_per_minute:>11.1f} "
-              f"{speedup:>6.2f}x {n:>5}x {cpu_per_course:>12.2f} {ceiling:>11.1f} {result.machine_busy:>12.0%}  "
-              f"{stage_busy:<12.0%}")  # fmt: skip
-        if limit is None and (result.machine_busy >= BUSY_CORES or result.courses_per_minute >= BUSY_CORES * ceiling):
+              f"{speedup:>6.2f}x {n:>5}x {cpu_per_course:>12.2f} {ceiling:>11.1f} {stack_busy:>9.0%} "
+              f"{result.machine_busy:>7.0%}  {stage_busy:<12.0%}")  # fmt: skip
+        if limit is None and (stack_busy >= BUSY_CORES or result.courses_per_minute >= BUSY_CORES * ceiling):
             limit = (
-                f"the {cores()} cores are the limit from {n} replica(s) of {stage} on: {result.machine_busy:.0%} of "
-                f"the machine busy, {result.courses_per_minute:.1f} of the {ceiling:.1f} courses/min its cores allow "
-                "at this CPU cost per course"
+                f"the {cores()} cores are the limit from {n} replica(s) of {stage} on: the stack used {stack_busy:.0%} "
+                f"of them, {result.courses_per_minute:.1f} of the {ceiling:.1f} courses/min they allow at this CPU "
+                "cost per course"
             )
     if limit is None:
+        ceiling = min(ceilings)
         limit = (
-            f"the cores were not the limit up to {results[-1].replicas.get(stage, 1)} replicas of {stage} "
-            f"(at most {max(r.machine_busy for r in results):.0%} of the machine busy)"
+            f"the cores were not the limit up to {results[-1].replicas.get(stage, 1)} replicas of {stage}. At "
+            f"{base:.1f} courses/min per replica they would be at about {ceiling / base:.0f} replicas "
+            f"({ceiling:.0f} courses/min at this CPU cost per course)"
+            if base
+            else "no courses were made"
         )
     print(limit)
+    print(
+        "stack CPU: the stack's own processes' CPU over the run, as a share of all cores; machine: every process on "
+        f"this machine. Where {stage} busy falls well below 100%, {stage} is no longer the bottleneck: the other "
+        "stages and the job's last courses (a course's stages run one after another) set the pace."
+    )
 
 
 def parse_counts(text: str) -> list[int]:
@@ -289,6 +302,10 @@ async def main(args: argparse.Namespace, replicas: dict[str, int]) -> None:
             # The other services keep running between the runs; only the scaled stage's replicas change.
             results = []
             os.environ[CONCURRENCY_ENV] = str(args.others_concurrency)
+            # A message at work holds one connection for its lock and its tools take another: a pool smaller
+            # than twice the concurrency stalls the service.
+            pool_max = 2 * max(args.others_concurrency, args.stage_concurrency) + 2
+            os.environ["COURSEGEN_DB_POOL_MAX"] = str(max(pool_max, int(os.environ.get("COURSEGEN_DB_POOL_MAX", "10"))))
             stack.start_services({**replicas, args.scale: 0})
             try:
                 # A first, unmeasured job: the first messages a process handles cost more (imports, caches).
@@ -315,7 +332,7 @@ if __name__ == "__main__":
     parser.add_argument("--scale-replicas", type=parse_counts, default=[1, 2, 4], metavar="1,2,4")
     parser.add_argument("--stage-concurrency", type=int, default=1, help="with --scale: messages per replica (1)")
     parser.add_argument(
-        "--others-concurrency", type=int, default=32, help="with --scale: messages per replica of the others (32)"
+        "--others-concurrency", type=int, default=8, help="with --scale: messages per replica of the others (8)"
     )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for a job to end")
     parser.add_argument("--data-dir")

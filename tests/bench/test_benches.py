@@ -93,8 +93,9 @@ def test_scale_mode_prints_throughput_per_replica_count(bench_dir: Path) -> None
 
     assert line(out, "scaling planner").startswith("scaling planner: offline model 0.01s per call")
     for replicas in (1, 2):
-        # replicas, courses, wall s, courses/min, speedup, linear, CPU s/course, cores allow, machine busy
+        # replicas, courses, wall s, courses/min, speedup, linear, CPU s/course, cores allow, stack CPU, machine
         row = rf"^\s+{replicas}\s+1\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}x\s+{replicas}x\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}%"
+        row += rf"\s+{NUMBER}%"
         assert re.search(row, out, re.M), out
     assert re.search(r"cores (are|were not) the limit", out), out
 

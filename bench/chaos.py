@@ -24,10 +24,10 @@ from typing import Any
 
 from _common import median, run, seed, submit, wait_for_job
 
-from coursegen.shared.artifacts import ARTIFACT_KEYS
 from coursegen.shared.settings import Settings
 from coursegen.shared.store import Connection, Database, connect
 from coursegen.shared.store.measurements import (
+    ARTIFACT_KEYS,
     duplicate_rows,
     job_throughput,
     rerun_spend,

@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from coursegen.shared.settings import Settings
+from coursegen.shared.store.measurements import ARTIFACT_KEYS
 from coursegen.shared.subjects import STAGES
 from coursegen.stack.seed import EMPLOYEES
 from coursegen.stack.supervisor import Stack
@@ -21,17 +22,6 @@ from tests.helpers import make_company, request_job, wait_for_job
 pytestmark = pytest.mark.chaos
 
 KILLS = 20
-
-ARTIFACT_KEYS: dict[str, tuple[str, ...]] = {
-    "cm_course_plans": ("session_id",),
-    "research_findings": ("session_id", "module_index"),
-    "cm_module_content": ("session_id", "module_index", "revision"),
-    "quality_reports": ("session_id", "module_index", "revision"),
-    "module_enhancements": ("session_id", "module_index"),
-    "module_multimedia": ("session_id", "module_index"),
-    "assembled_courses": ("session_id",),
-}
-"""Each artifact table and the unique key of what its rows are the result of."""
 
 
 def many_employees(copies: int) -> tuple[Any, ...]:

@@ -127,7 +127,10 @@ def build_app(definition: ServiceDefinition, settings: Settings, *, middlewares:
         readiness.broker = broker
         try:
             await ensure_streams(settings, definition.name)
-            pool = await wait_for_database(settings.database_url, timeout=120, max_size=settings.db_pool_max)
+            # A message at work holds a connection (its lock, its checks and its store) while its agent's
+            # tools take another: a pool under twice the concurrency would stall the service.
+            pool_size = max(settings.db_pool_max, 2 * settings.concurrency + 2)
+            pool = await wait_for_database(settings.database_url, timeout=120, max_size=pool_size)
         except BaseException:
             await health.stop()
             raise

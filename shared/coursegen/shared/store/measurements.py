@@ -14,6 +14,17 @@ from datetime import datetime
 
 from coursegen.shared.store._pool import Connection
 
+ARTIFACT_KEYS: dict[str, tuple[str, ...]] = {
+    "cm_course_plans": ("session_id",),
+    "research_findings": ("session_id", "module_index"),
+    "cm_module_content": ("session_id", "module_index", "revision"),
+    "quality_reports": ("session_id", "module_index", "revision"),
+    "module_enhancements": ("session_id", "module_index", "revision"),
+    "module_multimedia": ("session_id", "module_index", "revision"),
+    "assembled_courses": ("session_id",),
+}
+"""Each artifact table and the unique key of what its rows are the result of: a row twice is work done twice."""
+
 # Rows of tables without a company column belong to the company of their job ($1 job, $2 company).
 _OF_COMPANY_JOB = (
     "EXISTS (SELECT 1 FROM course_generation_jobs j WHERE j.job_id = {alias}.job_id AND j.company_id = $2)"

@@ -83,7 +83,11 @@ async def test_killing_stage_replicas_mid_job_loses_nothing(
     monkeypatch.setenv("COURSEGEN_RETRY_MAX_DELAY_SECONDS", "1")
     monkeypatch.setenv("COURSEGEN_OFFLINE_LATENCY_SECONDS", "0.15")
     company_id, employees = await make_company(db, employees=many_employees(4))
-    stack = Stack(settings=Settings(nats_url=settings.nats_url, database_url=settings.database_url, data_dir=tmp_path))
+    stack = Stack(
+        settings=settings.model_copy(
+            update={"data_dir": tmp_path, "ack_wait_seconds": 4, "max_deliveries": 30, "offline_latency_seconds": 0.15}
+        )
+    )
     rng = random.Random(7)
     with stack:
         stack.start_services({stage: 2 for stage in STAGES})

@@ -18,7 +18,7 @@ def test_migrate_uses_the_owner_url_and_needs_no_service_url(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("COURSEGEN_DATABASE_URL", raising=False)
-    monkeypatch.setenv("COURSEGEN_MIGRATE_DATABASE_URL", postgres.url)
+    monkeypatch.setenv("COURSEGEN_MIGRATE_DATABASE_URL", postgres.owner_url)
 
     result = runner.invoke(app, ["migrate"])
 
@@ -32,7 +32,7 @@ def test_the_owner_url_wins_over_the_service_url(
     monkeypatch.chdir(tmp_path)
     # The services' URL points nowhere: only the owner's URL can make this succeed.
     monkeypatch.setenv("COURSEGEN_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
-    monkeypatch.setenv("COURSEGEN_MIGRATE_DATABASE_URL", postgres.url)
+    monkeypatch.setenv("COURSEGEN_MIGRATE_DATABASE_URL", postgres.owner_url)
 
     result = runner.invoke(app, ["migrate"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from coursegen.cli import contract, jobs, kb, report, service, stack, trace
+from coursegen.cli import contract, jobs, kb, report, service, stack, trace, users
 
 app = typer.Typer(
     name="coursegen",
@@ -27,6 +27,9 @@ app.command(rich_help_panel="Jobs")(report.report)
 app.command(rich_help_panel="Database")(jobs.migrate)
 app.command(rich_help_panel="Contract")(contract.asyncapi)
 app.add_typer(kb.app, rich_help_panel="Database")
+app.add_typer(users.company_app, rich_help_panel="Access")
+app.add_typer(users.user_app, rich_help_panel="Access")
+app.add_typer(users.apikey_app, rich_help_panel="Access")
 
 
 if __name__ == "__main__":

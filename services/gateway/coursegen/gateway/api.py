@@ -296,10 +296,10 @@ async def read_csv_body(request: Request) -> bytes:
     limit = state(request).gateway.max_upload_bytes
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=10)
-        upload = form.get("file")
-        if not isinstance(upload, str) and upload is not None:
-            return await read_limited(upload, limit)
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = form.get("file")
+            if not isinstance(upload, str) and upload is not None:
+                return await read_limited(upload, limit)
         raise Problem(422, "send the CSV as a form field named 'file', or as a text/csv body", title="No file")
     if content_type and not content_type.startswith(("text/", "application/octet-stream")):
         raise Problem(415, f"send the CSV as text/csv, not {content_type}", title="Unsupported Media Type")

@@ -102,13 +102,18 @@ def _canonical(header: str) -> str:
     return ALIASES.get(key, key)
 
 
+class NotUtf8(ValueError):
+    def __init__(self, line: int) -> None:
+        super().__init__("the file is not UTF-8 text; save it as CSV UTF-8")
+        self.line = line
+
+
 def decode(data: bytes) -> str:
-    """UTF-8 text (a BOM dropped); ValueError naming the place that is not UTF-8."""
+    """UTF-8 text (a BOM dropped); ``NotUtf8`` with the line that is not."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ValueError(f"the file is not UTF-8 text (line {line}); save it as CSV UTF-8") from None
+        raise NotUtf8(data[: exc.start].count(b"\n") + 1) from None
 
 
 def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
@@ -129,8 +134,8 @@ def parse(data: bytes | str, *, max_rows: int) -> ParsedFile:
     """Every row with its problems; the roles are checked later, against the company's (``check_roles``)."""
     try:
         text = decode(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
-    except ValueError as exc:
-        return ParsedFile([], [], [], [RowError(line=1, column=None, message=str(exc))])
+    except NotUtf8 as exc:
+        return ParsedFile([], [], [], [RowError(line=exc.line, column=None, message=str(exc))])
     if not text.strip():
         return ParsedFile([], [], [], [RowError(line=1, column=None, message="the file is empty")])
     reader = csv.reader(io.StringIO(text, newline=""), _dialect(text))
@@ -192,12 +197,11 @@ def _row(
     except ValidationError as exc:
         for err in exc.errors():
             column = str(err["loc"][0]) if err["loc"] else None
-            message = (
-                "is empty"
-                if err["type"] in ("string_too_short", "missing")
-                else err["msg"].removeprefix("Value error, ")
-            )
-            preview.errors.append(RowError(line=line, column=column, message=f"{column} {message}"))
+            if err["type"] in ("string_too_short", "missing"):
+                message = f"{column} is empty"
+            else:
+                message = str(err["msg"]).removeprefix("Value error, ")
+            preview.errors.append(RowError(line=line, column=column, message=message))
     external = fields.get("employee_id", "").strip()
     if external:
         if external in first_line:

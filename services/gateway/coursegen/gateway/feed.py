@@ -29,6 +29,8 @@ log = logging.getLogger("coursegen.gateway.feed")
 RECENT_EVENTS = 2000
 """Events kept per watched job for streams that reconnect."""
 QUEUE_SIZE = 256
+LINGER_SECONDS = 120.0
+"""How long a job stays watched after its last stream closed, for streams that reconnect."""
 SETTLE_SECONDS = 0.25
 """Events arriving together are read once: the state is read this long after the first of a burst."""
 FOLLOW_UP_SECONDS = 1.0
@@ -75,6 +77,7 @@ class JobWatch:
     latest: Snapshot | None = None
     version: int = 0
     task: asyncio.Task[None] | None = None
+    linger: asyncio.TimerHandle | None = None
 
     async def run(self) -> None:
         while True:
@@ -159,6 +162,9 @@ class JobFeed:
         process still holds, then the current state, then whatever happens."""
         key = (company_id, job_id)
         watch = self._watches.get(key)
+        if watch is not None and watch.linger is not None:
+            watch.linger.cancel()
+            watch.linger = None
         if watch is None:
             watch = JobWatch(company_id, job_id, self.load)
             self._watches[key] = watch
@@ -179,11 +185,18 @@ class JobFeed:
         finally:
             watch.queues.discard(queue)
             if not watch.queues:
-                self._watches.pop(key, None)
-                keys = self._by_job.get(job_id)
-                if keys is not None:
-                    keys.discard(key)
-                    if not keys:
-                        self._by_job.pop(job_id, None)
-                if watch.task:
-                    watch.task.cancel()
+                # Kept a while, still recording events, so a browser that reconnects misses nothing.
+                watch.linger = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._forget, key)
+
+    def _forget(self, key: tuple[uuid.UUID, uuid.UUID]) -> None:
+        watch = self._watches.get(key)
+        if watch is None or watch.queues:
+            return
+        del self._watches[key]
+        keys = self._by_job.get(key[1])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                self._by_job.pop(key[1], None)
+        if watch.task:
+            watch.task.cancel()

@@ -28,7 +28,7 @@ from coursegen.gateway.auth import (
     expected_csrf,
 )
 from coursegen.gateway.coursepage import course_context, score_quiz
-from coursegen.gateway.csv_import import SAMPLE
+from coursegen.gateway.csv_import import SAMPLE, NotUtf8, decode
 from coursegen.gateway.documents import ingest_upload
 from coursegen.gateway.people import import_employees
 from coursegen.gateway.problems import Problem, RowError, not_found
@@ -331,10 +331,9 @@ async def import_upload(
     if file is not None and file.filename:
         data = await read_limited(file, gw.max_upload_bytes)
         try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = ""
-            errors = [RowError(line=1, column=None, message="the file is not UTF-8 text; save it as CSV UTF-8")]
+            text = decode(data)
+        except NotUtf8 as exc:
+            errors = [RowError(line=exc.line, column=None, message=str(exc))]
             return await render(request, "import.html", 422, result=None, text="", errors=errors, imported=None)
     if len(text.encode()) > gw.max_upload_bytes:
         raise Problem(413, f"the file is larger than {gw.max_upload_bytes // 1024} KiB", title="Content Too Large")

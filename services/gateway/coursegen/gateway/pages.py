@@ -123,13 +123,19 @@ async def login(
             429,
             next=_safe_next(next),
             error="Too many sign-in attempts. Wait a minute and try again.",
+            email=email,
         )
     db = state(request).db
     async with db.connection() as conn:
         user = await user_by_email(conn, email.strip())
     if not verify_password(user.password_hash if user else None, password) or user is None:
         return await render(
-            request, "login.html", 401, next=_safe_next(next), error="That email and password do not match an account."
+            request,
+            "login.html",
+            401,
+            next=_safe_next(next),
+            error="That email and password do not match an account.",
+            email=email,
         )
     token = new_token()
     expires = datetime.now(UTC) + timedelta(hours=gw.session_hours)

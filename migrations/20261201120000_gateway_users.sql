@@ -38,6 +38,19 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX idx_api_keys_company ON api_keys (company_id);
 
+-- Jobs requested through the gateway, known from the moment the request is published (before the
+-- coordinator has created the job, or when it refused it).
+CREATE TABLE gateway_job_requests (
+    job_id        UUID PRIMARY KEY,
+    company_id    UUID NOT NULL REFERENCES companies(id) ON DELETE CASCADE,
+    event_id      UUID NOT NULL UNIQUE,
+    requested_by  UUID REFERENCES users(user_id) ON DELETE SET NULL,
+    employees     INTEGER NOT NULL,
+    token_budget  BIGINT,
+    requested_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX idx_gateway_job_requests_company ON gateway_job_requests (company_id);
+
 -- The id an HR system knows an employee by: the key of the bulk upsert.
 ALTER TABLE employees ADD COLUMN external_id TEXT;
 CREATE UNIQUE INDEX uq_employees_external_id ON employees (company_id, external_id) WHERE external_id IS NOT NULL;
@@ -52,4 +65,4 @@ ALTER TABLE kb_documents DROP CONSTRAINT kb_documents_format_check;
 ALTER TABLE kb_documents ADD CONSTRAINT kb_documents_format_check CHECK (format IN ('markdown', 'text', 'html'));
 DROP INDEX IF EXISTS uq_employees_external_id;
 ALTER TABLE employees DROP COLUMN IF EXISTS external_id;
-DROP TABLE IF EXISTS api_keys, user_sessions, users;
+DROP TABLE IF EXISTS gateway_job_requests, api_keys, user_sessions, users;

@@ -7,11 +7,12 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Depends, File, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from coursegen.gateway import commands, views
 from coursegen.gateway.auth import ApiCaller, api_caller
 from coursegen.gateway.documents import ingest_upload
+from coursegen.gateway.inputs import Input
 from coursegen.gateway.people import import_employees
 from coursegen.gateway.problems import PROBLEM_RESPONSES, Problem, RowError, not_found
 from coursegen.gateway.state import state
@@ -21,6 +22,7 @@ from coursegen.shared.store import Database
 from coursegen.shared.store import documents as doc_store
 from coursegen.shared.store import gateway_reads as reads
 from coursegen.shared.store import people as people_store
+from coursegen.shared.store.job_requests import job_request_by_event, record_job_request
 
 T = TypeVar("T")
 
@@ -60,18 +62,14 @@ async def get_company(request: Request, caller: ApiCaller) -> people_store.Compa
 # --- roles -------------------------------------------------------------------------------------
 
 
-class RoleSkillIn(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True)
-
+class RoleSkillIn(Input):
     skill_name: str = Field(min_length=1, max_length=200)
     required_level: int = Field(ge=1, le=5)
     importance: int = Field(default=3, ge=1, le=5)
 
 
-class RoleIn(BaseModel):
+class RoleIn(Input):
     """A role and the skills it requires (level 1–5, importance 1–5)."""
-
-    model_config = ConfigDict(str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
@@ -136,17 +134,13 @@ async def _save_role(
 # --- employees ---------------------------------------------------------------------------------
 
 
-class SkillIn(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True)
-
+class SkillIn(Input):
     skill_name: str = Field(min_length=1, max_length=200)
     level: int = Field(ge=0, le=5)
 
 
-class EmployeeIn(BaseModel):
+class EmployeeIn(Input):
     """An employee: current skills (level 0–5), role and the role they grow into (ids of the company's roles)."""
-
-    model_config = ConfigDict(str_strip_whitespace=True)
 
     full_name: str = Field(min_length=1, max_length=300)
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
@@ -406,7 +400,7 @@ async def delete_document(request: Request, caller: ApiCaller, document_id: uuid
 # --- jobs --------------------------------------------------------------------------------------
 
 
-class JobIn(BaseModel):
+class JobIn(Input):
     """Which employees get a course: all active ones, those in a role, or a list of ids."""
 
     employees: Literal["all", "role", "selected"] = "all"
@@ -455,6 +449,12 @@ async def submit(request: Request, caller: Any, job: JobIn, event_id: uuid.UUID 
     """Resolve the employees (the caller's company only), then publish the request."""
     company_id = caller.company_id
     async with _db(request).connection() as conn:
+        if event_id is not None:
+            earlier = await job_request_by_event(conn, event_id)
+            if earlier is not None:
+                if earlier[0] != company_id:
+                    raise Problem(409, "this Idempotency-Key was used already; send a new one", title="Conflict")
+                return _accepted(earlier[1], event_id, earlier[2])
         if job.employees == "all":
             ids = await people_store.active_employee_ids(conn, company_id)
             chosen: list[uuid.UUID] | None = None
@@ -480,12 +480,26 @@ async def submit(request: Request, caller: Any, job: JobIn, event_id: uuid.UUID 
         event_id=event_id,
     )
     assert event.job_id is not None
+    async with _db(request).transaction(company_id) as conn:
+        await record_job_request(
+            conn,
+            company_id,
+            job_id=event.job_id,
+            event_id=event.event_id,
+            requested_by=caller.user_id,
+            employees=len(ids),
+            token_budget=job.token_budget,
+        )
+    return _accepted(event.job_id, event.event_id, len(ids))
+
+
+def _accepted(job_id: uuid.UUID, event_id: uuid.UUID, employees: int) -> JobAccepted:
     return JobAccepted(
-        job_id=event.job_id,
-        event_id=event.event_id,
-        employees=len(ids),
-        status_url=f"/api/v1/jobs/{event.job_id}",
-        events_url=f"/api/v1/jobs/{event.job_id}/events",
+        job_id=job_id,
+        event_id=event_id,
+        employees=employees,
+        status_url=f"/api/v1/jobs/{job_id}",
+        events_url=f"/api/v1/jobs/{job_id}/events",
     )
 
 
@@ -515,7 +529,7 @@ async def job_report(request: Request, caller: ApiCaller, job_id: uuid.UUID) -> 
 
 async def _control(request: Request, caller: Any, job_id: uuid.UUID, action: str, reason: str) -> JSONResponse:
     async with _db(request).connection() as conn:
-        if not await reads.job_belongs(conn, caller.company_id, job_id):
+        if await reads.get_job(conn, caller.company_id, job_id) is None:
             raise not_found("job")
     await commands.control_job(
         state(request).js, company_id=caller.company_id, job_id=job_id, action=action, reason=reason
@@ -523,7 +537,7 @@ async def _control(request: Request, caller: Any, job_id: uuid.UUID, action: str
     return JSONResponse(Accepted(job_id=job_id, action=action).model_dump(mode="json"), status_code=202)
 
 
-class CancelIn(BaseModel):
+class CancelIn(Input):
     reason: str = Field(default="cancelled through the API", max_length=1000)
 
 

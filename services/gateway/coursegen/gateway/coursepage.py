@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
-from markupsafe import Markup, escape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from coursegen.shared.store.gateway_reads import CourseExtras, CourseRecord
 
@@ -46,23 +47,20 @@ def sanitize_svg(svg: str) -> Markup:
     return Markup(etree.tostring(root, encoding="unicode"))
 
 
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
 def paragraphs(text: str, module_index: int, refs: set[str]) -> Markup:
-    """Text as paragraphs, each ``[n]`` that names a source a link to it."""
-    out = []
-    for block in re.split(r"\n\s*\n", text or ""):
-        block = block.strip()
-        if not block:
-            continue
-        html = str(escape(block)).replace("\n", "<br>")
+    """Markdown (raw HTML in it is escaped) as HTML, each ``[n]`` that names a source a link to it."""
+    html = _MARKDOWN.render(text or "")
 
-        def link(match: re.Match[str]) -> str:
-            ref = match.group(1)
-            if ref not in refs:
-                return match.group(0)
-            return f'<a class="cite" href="#m{module_index}-src{ref}" aria-label="source {ref}">[{ref}]</a>'
+    def link(match: re.Match[str]) -> str:
+        ref = match.group(1)
+        if ref not in refs:
+            return match.group(0)
+        return f'<a class="cite" href="#m{module_index}-src{ref}" aria-label="source {ref}">[{ref}]</a>'
 
-        out.append(f"<p>{_CITATION.sub(link, html)}</p>")
-    return Markup("\n".join(out))
+    return Markup(_CITATION.sub(link, html))
 
 
 def _gap_reason(skills: list[str], gaps: list[dict[str, Any]]) -> list[str]:

@@ -138,6 +138,11 @@ def parse(data: bytes | str, *, max_rows: int) -> ParsedFile:
         return ParsedFile([], [], [], [RowError(line=exc.line, column=None, message=str(exc))])
     if not text.strip():
         return ParsedFile([], [], [], [RowError(line=1, column=None, message="the file is empty")])
+    if "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        line = text[: next(i for i, c in enumerate(text) if c == "\x00" or 0xD800 <= ord(c) <= 0xDFFF)].count("\n") + 1
+        return ParsedFile(
+            [], [], [], [RowError(line=line, column=None, message="the file holds characters that are not text")]
+        )
     reader = csv.reader(io.StringIO(text, newline=""), _dialect(text))
     try:
         header = next(reader)

@@ -83,6 +83,8 @@ async def ingest_upload(db: Database, company_id: uuid.UUID, filename: str, data
         fmt, text = extract(name, data)
     except ValueError as exc:
         raise Problem(422, str(exc), title="Invalid document") from None
+    # What PostgreSQL cannot store is not text anyone meant: NUL bytes and lone surrogates go.
+    text = text.replace("\x00", "").encode("utf-8", "ignore").decode("utf-8")
     title, passages = kb.chunk(text)
     if not passages:
         raise Problem(422, f"{name!r} has no text in it", title="Invalid document")

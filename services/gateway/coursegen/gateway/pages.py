@@ -126,8 +126,10 @@ async def login(
             email=email,
         )
     db = state(request).db
-    async with db.connection() as conn:
-        user = await user_by_email(conn, email.strip())
+    user = None
+    if "\x00" not in email:
+        async with db.connection() as conn:
+            user = await user_by_email(conn, email.strip())
     if not verify_password(user.password_hash if user else None, password) or user is None:
         return await render(
             request,

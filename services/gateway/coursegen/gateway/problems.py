@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -68,7 +69,7 @@ def not_found(what: str) -> Problem:
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ProblemDetail, "content": {PROBLEM_JSON: {}}, "description": HTTPStatus(code).phrase}
-    for code in (400, 401, 403, 404, 413, 422, 429)
+    for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 }
 
 
@@ -88,6 +89,22 @@ def problem_response(request: Request, problem: Problem) -> Response:
     return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
 
 
+def _documented_methods(request: Request, *, literal_only: bool = False) -> set[str]:
+    """The methods the OpenAPI document lists for this path (FastAPI makes one route per method, so the route
+    that matched knows only its own). A path written out in full wins over a template that also matches it."""
+    literal: set[str] = set()
+    templated: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            found = {m.upper() for m in operations if m in ("get", "put", "post", "delete", "patch")}
+            (templated if "{" in template else literal).update(found)
+    methods = literal or (set() if literal_only else templated)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return methods
+
+
 def _describe(error: dict[str, Any]) -> dict[str, Any]:
     loc = [str(p) for p in error.get("loc", ())]
     return {"location": ".".join(loc), "message": error.get("msg", "invalid")}
@@ -100,6 +117,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+        literal = _documented_methods(request, literal_only=True)
+        if literal and request.method not in literal:
+            # e.g. DELETE /documents/search reached DELETE /documents/{document_id}: the method is what is wrong.
+            allow = {"Allow": ", ".join(sorted(literal))}
+            return problem_response(request, Problem(405, "Method Not Allowed", headers=allow))
         errors = [_describe(e) for e in exc.errors()]
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5]) or "invalid request"
         return problem_response(request, Problem(422, detail, title="Invalid request", errors=errors))
@@ -109,8 +131,11 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = "no such page or resource"
-        headers = dict(exc.headers) if exc.headers else None
-        return problem_response(request, Problem(exc.status_code, detail, headers=headers))
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            # FastAPI makes one route per method: the route that matched knows only its own.
+            headers["Allow"] = ", ".join(sorted(_documented_methods(request)))
+        return problem_response(request, Problem(exc.status_code, detail, headers=headers or None))
 
     @app.exception_handler(Exception)
     async def on_error(request: Request, exc: Exception) -> Response:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from coursegen.gateway.feed import FeedEvent, Snapshot
 from coursegen.gateway.state import state
-from coursegen.shared.accounting import JobUsage, Tally, job_usage
+from coursegen.shared.accounting import JobUsage, Reduction, Tally, job_usage
 from coursegen.shared.store import Database
 from coursegen.shared.store import gateway_reads as reads
 
@@ -113,7 +113,11 @@ async def job_report(
 ) -> JobReport | None:
     async with db.connection() as conn:
         if not await reads.job_belongs(conn, company_id, job_id):
-            return None
+            requested = await reads.get_job(conn, company_id, job_id)
+            if requested is None:
+                return None
+            # Requested, not created yet (or refused): nothing spent.
+            return JobReport.of(JobUsage(job_id, requested.status, {}, [], Tally(), Reduction(0, 0), []))
         usage = await job_usage(conn, job_id, prices)
     return None if usage is None else JobReport.of(usage)
 

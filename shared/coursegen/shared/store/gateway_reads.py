@@ -102,6 +102,11 @@ async def get_job(conn: Connection, company_id: uuid.UUID, job_id: uuid.UUID) ->
     row = await conn.fetchrow(_JOB.format(where="AND j.job_id = $2"), company_id, job_id)
     if row is not None:
         return _job(row)
+    requested = await conn.fetchrow(
+        "SELECT employees, token_budget, requested_at FROM gateway_job_requests WHERE company_id = $1 AND job_id = $2",
+        company_id,
+        job_id,
+    )
     events = await conn.fetch(
         """
         SELECT subject, error_details, occurred_at, handoff_context FROM cm_agent_handoffs
@@ -111,23 +116,23 @@ async def get_job(conn: Connection, company_id: uuid.UUID, job_id: uuid.UUID) ->
         company_id,
         job_id,
     )
-    if not events:
+    if requested is None and not events:
         return None
     rejected = [e for e in events if e["subject"] == "coursegen.job.rejected"]
-    request = events[0]["handoff_context"] or {}
+    request = next((e["handoff_context"] or {} for e in events if e["subject"] == "coursegen.job.requested"), {})
     return JobView(
         job_id=job_id,
         status="rejected" if rejected else "requested",
-        total_employees=len(request.get("employee_ids") or []),
+        total_employees=requested["employees"] if requested else len(request.get("employee_ids") or []),
         successful_courses=0,
         failed_courses=0,
         progress_percentage=0,
         current_phase=None,
         error_message=rejected[-1]["error_details"] if rejected else None,
         failed_employee_ids=[],
-        token_budget=request.get("token_budget"),
+        token_budget=requested["token_budget"] if requested else request.get("token_budget"),
         tokens_used=0,
-        created_at=events[0]["occurred_at"],
+        created_at=requested["requested_at"] if requested else events[0]["occurred_at"],
         completed_at=rejected[-1]["occurred_at"] if rejected else None,
     )
 

@@ -89,6 +89,8 @@ async def stream(url: str, headers: dict[str, str], counts: list[int], opened: a
         async for line in response.aiter_lines():
             if line.startswith("event:"):
                 counts[index] += 1
+            if line == "event: end":
+                return
 
 
 def pct(values: list[float], q: float) -> float:
@@ -176,7 +178,7 @@ if __name__ == "__main__":
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--employees", type=int, default=30, help="of the long job the streams watch")
-    parser.add_argument("--latency", type=float, default=0.05, help="offline model's pause per call (s)")
+    parser.add_argument("--employees", type=int, default=60, help="of the long job the streams watch")
+    parser.add_argument("--latency", type=float, default=0.2, help="offline model's pause per call (s)")
     parser.add_argument("--pause", type=float, default=0.02, help="each reader's pause between requests (s)")
     run(main(parser.parse_args()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from coursegen.cli import contract, jobs, kb, report, service, stack, trace, users
+from coursegen.cli import contract, export, jobs, kb, report, service, stack, trace, users
 
 app = typer.Typer(
     name="coursegen",
@@ -24,6 +24,7 @@ app.command(rich_help_panel="Jobs")(jobs.resume)
 app.command(rich_help_panel="Jobs")(jobs.cancel)
 app.command(rich_help_panel="Jobs")(trace.trace)
 app.command(rich_help_panel="Jobs")(report.report)
+app.command(rich_help_panel="Courses")(export.export)
 app.command(rich_help_panel="Database")(jobs.migrate)
 app.command(rich_help_panel="Contract")(contract.asyncapi)
 app.add_typer(kb.app, rich_help_panel="Database")

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from coursegen.gateway import api, views
@@ -27,7 +28,6 @@ from coursegen.gateway.auth import (
     current_user,
     expected_csrf,
 )
-from coursegen.gateway.coursepage import course_context, score_quiz
 from coursegen.gateway.csv_import import SAMPLE, NotUtf8, decode
 from coursegen.gateway.documents import ingest_upload
 from coursegen.gateway.people import import_employees
@@ -36,6 +36,9 @@ from coursegen.gateway.security import digest, new_token, verify_password
 from coursegen.gateway.state import state
 from coursegen.gateway.uploads import read_limited
 from coursegen.shared import kb
+from coursegen.shared.courseview.load import load_course_view
+from coursegen.shared.courseview.model import CourseDataError
+from coursegen.shared.courseview.render import render_course_fragment, static_files
 from coursegen.shared.store import documents as doc_store
 from coursegen.shared.store import gateway_reads as reads
 from coursegen.shared.store import people as people_store
@@ -507,24 +510,23 @@ async def report_page(request: Request, caller: PageCaller, job_id: uuid.UUID) -
 
 @router.get("/courses/{course_id}", response_class=HTMLResponse)
 async def course_page(request: Request, caller: PageCaller, course_id: uuid.UUID) -> HTMLResponse:
+    """The course as every export shows it (the shared course view), inside the app's frame."""
     async with state(request).db.connection() as conn:
         course = await reads.get_course(conn, caller.company_id, course_id)
-        if course is None:
-            raise not_found("course")
-        extras = await reads.course_extras(conn, caller.company_id, course.session_id)
-    return await render(request, "course.html", **course_context(course, extras))
-
-
-@router.post("/courses/{course_id}/modules/{module_index}/quiz", response_class=HTMLResponse)
-async def answer_quiz(request: Request, caller: PageCaller, course_id: uuid.UUID, module_index: int) -> HTMLResponse:
-    async with state(request).db.connection() as conn:
-        course = await reads.get_course(conn, caller.company_id, course_id)
-    if course is None:
+        try:
+            view = await load_course_view(conn, course_id, caller.company_id)
+        except CourseDataError as exc:
+            raise Problem(422, f"this course cannot be shown: {exc}", title="Unreadable course") from None
+    if course is None or view is None:
         raise not_found("course")
-    form = await request.form()
-    answers = {k: v for k, v in form.items() if isinstance(v, str)}
-    result = score_quiz(course, module_index, answers)
-    if result is None:
-        raise not_found("module")
-    template = "_quiz_result.html" if request.headers.get("hx-request") else "quiz_result_page.html"
-    return await render(request, template, result=result, course=course)
+    return await render(request, "course.html", course=course, fragment=Markup(render_course_fragment(view)))
+
+
+@router.get("/courseview/{name}")
+async def course_asset(name: str) -> Response:
+    """The course view's own stylesheet and script (the same files every export carries)."""
+    files = static_files()
+    if name not in files:
+        raise not_found("file")
+    media = "text/css" if name.endswith(".css") else "text/javascript"
+    return Response(files[name], media_type=f"{media}; charset=utf-8", headers={"Cache-Control": "max-age=3600"})

@@ -7,6 +7,7 @@ import mermaid_render
 from coursegen.multimedia.agent import Media, multimedia_agent
 from coursegen.multimedia.policy import media_policy
 from coursegen.shared.artifacts import claim_unless_stored
+from coursegen.shared.narration import narrate
 from coursegen.shared.stage import RunInfo, StageContext, StageSpec, hand_on, stage_service
 from coursegen.shared.store import Executor
 
@@ -24,6 +25,7 @@ async def store(db: Executor, ctx: StageContext, out: Media, info: RunInfo) -> N
         out.alt_text,
         out.narration_script,
     )
+    await narrate(db, h, out.narration_script)
 
 
 spec = StageSpec[Media](

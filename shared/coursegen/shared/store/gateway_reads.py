@@ -243,29 +243,3 @@ async def job_events_since(
         limit,
     )
     return [dict(r) for r in rows]
-
-
-class CourseExtras(_Frozen):
-    """What the course page shows beyond the assembled course: the planned modules and the rendered diagrams."""
-
-    planned_modules: list[dict[str, Any]]
-    """The planner's modules: title, skills (the gaps closed), objectives, weeks, priority."""
-    diagrams_svg: dict[int, str]
-    """Module index → the diagram as SVG, rendered when the multimedia stage stored it."""
-
-
-async def course_extras(conn: Connection, company_id: uuid.UUID, session_id: str) -> CourseExtras:
-    plan = await conn.fetchval(
-        "SELECT course_structure FROM cm_course_plans WHERE company_id = $1 AND session_id = $2", company_id, session_id
-    )
-    rows = await conn.fetch(
-        """
-        SELECT m.module_index, m.diagram_svg FROM module_multimedia m
-          JOIN course_runs r ON r.session_id = m.session_id
-         WHERE r.company_id = $1 AND m.session_id = $2
-        """,
-        company_id,
-        session_id,
-    )
-    modules = (plan or {}).get("modules") or []
-    return CourseExtras(planned_modules=list(modules), diagrams_svg={r["module_index"]: r["diagram_svg"] for r in rows})

@@ -117,6 +117,8 @@ async def test_a_new_user_imports_people_generates_and_reads_a_course(
     await page.get_by_role("link").filter(has_text=re.compile(r"^[0-9a-f]{8}$")).first.click()
     await page.get_by_role("link", name="Tokens, cost and trace").click()
     await expect(page.get_by_text(re.compile(r"Token reduction: \d+\.\d%"))).to_be_visible()
+    await expect(page.get_by_role("heading", name="Handoffs")).to_be_visible()
+    await expect(page.get_by_role("cell", name="planner").first).to_be_visible()
     await shot(page, "11-report")
 
     phone = await browser.new_page(base_url=gateway_url, viewport={"width": 390, "height": 844})

@@ -502,7 +502,11 @@ async def report_page(request: Request, caller: PageCaller, job_id: uuid.UUID) -
     report = await views.job_report(state(request).db, caller.company_id, job_id, state(request).settings.prices)
     if report is None:
         raise not_found("job")
-    return await render(request, "report.html", report=report, jaeger=state(request).settings.jaeger_ui_url)
+    trace = await views.job_waterfall(state(request).db, caller.company_id, job_id)
+    jaeger = state(request).settings.jaeger_ui_url
+    return await render(
+        request, "report.html", report=report, trace=trace, jaeger=jaeger.rstrip("/") if jaeger else None
+    )
 
 
 # --- courses -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from coursegen.gateway.state import state
 from coursegen.shared.accounting import JobUsage, Reduction, Tally, job_usage
 from coursegen.shared.store import Database
 from coursegen.shared.store import gateway_reads as reads
+from coursegen.shared.store.timeline import CourseTimeline, JobTimeline, load_timeline
 
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 KEEPALIVE_SECONDS = 15.0
@@ -186,3 +187,57 @@ def detail_json(detail: JobDetail) -> str:
     return json.dumps(
         {"job": detail.job.model_dump(mode="json"), "runs": [r.model_dump(mode="json") for r in detail.runs]}
     )
+
+
+@dataclass(frozen=True)
+class WaterfallRow:
+    stage: str
+    module: str
+    start_seconds: float
+    seconds: float | None
+    tokens: str
+    left_pct: float
+    width_pct: float
+
+
+@dataclass(frozen=True)
+class CourseWaterfall:
+    course: CourseTimeline
+    rows: list[WaterfallRow]
+
+
+def waterfall(timeline: JobTimeline) -> list[CourseWaterfall]:
+    """The same timeline ``coursegen trace`` draws, as positions for bars on a page."""
+    out = []
+    for course in timeline.courses:
+        rows = []
+        if course.steps:
+            start = min(s.started_at for s in course.steps)
+            span = max(0.001, max(((s.ended_at or s.started_at) - start).total_seconds() for s in course.steps))
+            for step in course.steps:
+                offset = (step.started_at - start).total_seconds()
+                module = "-" if step.module_index is None else str(step.module_index + 1)
+                module += f" r{step.revision}" if step.revision else ""
+                tokens = "-" if step.input_tokens is None else f"{step.input_tokens:,}/{step.output_tokens or 0:,}"
+                width = 0.5 if step.seconds is None else max(0.5, step.seconds / span * 100)
+                rows.append(
+                    WaterfallRow(
+                        step.stage,
+                        module,
+                        offset,
+                        step.seconds,
+                        tokens,
+                        offset / span * 100,
+                        min(width, 100 - offset / span * 100),
+                    )
+                )
+        out.append(CourseWaterfall(course, rows))
+    return out
+
+
+async def job_waterfall(db: Database, company_id: uuid.UUID, job_id: uuid.UUID) -> list[CourseWaterfall]:
+    async with db.connection() as conn:
+        if not await reads.job_belongs(conn, company_id, job_id):
+            return []
+        timeline = await load_timeline(conn, job_id)
+    return waterfall(timeline) if timeline else []

@@ -7,6 +7,7 @@ connection and the live feed are opened in its lifespan, never at import.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -128,9 +129,10 @@ def create_app(
             yield
         finally:
             await feed.stop()
+            # A stop must not wait on the bus: what the gateway publishes is acked before it answers.
             with contextlib.suppress(Exception):
-                await nc.drain()
-            await pool.close()
+                await asyncio.wait_for(nc.close(), 5)
+            await asyncio.wait_for(pool.close(), 10)
 
     app = FastAPI(
         title="coursegen",

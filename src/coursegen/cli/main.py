@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from coursegen.cli import contract, export, jobs, kb, nats_config, report, review, service, stack, trace
+from coursegen.cli import contract, export, jobs, kb, nats_config, report, review, service, stack, trace, users
 
 app = typer.Typer(
     name="coursegen",
@@ -33,6 +33,9 @@ app.add_typer(review.app, rich_help_panel="Review")
 app.command(rich_help_panel="Review")(review.publish)
 app.command("versions", rich_help_panel="Review")(review.versions_)
 app.command(rich_help_panel="Review")(review.audit)
+app.add_typer(users.company_app, rich_help_panel="Access")
+app.add_typer(users.user_app, rich_help_panel="Access")
+app.add_typer(users.apikey_app, rich_help_panel="Access")
 
 
 if __name__ == "__main__":

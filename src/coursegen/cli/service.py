@@ -13,9 +13,11 @@ from typing import Annotated
 
 import typer
 from faststream import FastStream
+from pydantic import ValidationError
 
 from coursegen.cli._common import (
     EXIT_USAGE,
+    RUNNABLE,
     check_service_name,
     fail,
     read_settings,
@@ -26,7 +28,8 @@ from coursegen.cli._common import (
 from coursegen.cli._logging import configure_logging
 from coursegen.shared import telemetry
 from coursegen.shared.service import ServiceDefinition, build_app
-from coursegen.shared.subjects import SERVICES, STAGES
+from coursegen.shared.settings import Settings
+from coursegen.shared.subjects import STAGES
 from coursegen.stack.supervisor import READY_FILE_ENV
 
 log = logging.getLogger("coursegen.cli")
@@ -96,7 +99,7 @@ def service(
         typer.Argument(
             callback=check_service_name,
             metavar="NAME",
-            help=f"The service to run: {', '.join(SERVICES)}.",
+            help=f"The service to run: {', '.join(RUNNABLE)}.",
             show_default=False,
         ),
     ],
@@ -113,6 +116,9 @@ def service(
     require(settings, "nats_url", "database_url")
     if name in STAGES:
         require_models(settings, [name])
+    if name == "gateway":
+        _run_gateway(settings, level)
+        return
     definition = load_service(name)
     configure_logging(name, level=getattr(logging, level), json_lines=not stderr_is_terminal())
     # build_app also keeps the Agents SDK's traces local unless COURSEGEN_OPENAI_TRACING=1.
@@ -123,5 +129,21 @@ def service(
     except KeyboardInterrupt:
         # FastStream handles SIGINT/SIGTERM itself; this is a second Ctrl-C during shutdown.
         log.warning("%s interrupted during shutdown", name)
+    finally:
+        telemetry.shutdown()
+
+
+def _run_gateway(settings: Settings, level: str) -> None:
+    """The web app and HTTP API in the foreground (uvicorn), until SIGTERM/SIGINT."""
+    from coursegen.gateway.app import run
+    from coursegen.gateway.settings import GatewaySettings
+
+    configure_logging("gateway", level=getattr(logging, level), json_lines=not stderr_is_terminal())
+    try:
+        gateway_settings = GatewaySettings()
+    except ValidationError as exc:
+        fail(f"invalid gateway setting: {exc}", EXIT_USAGE)
+    try:
+        run(settings, gateway_settings, ready_file=os.environ.get(READY_FILE_ENV))
     finally:
         telemetry.shutdown()

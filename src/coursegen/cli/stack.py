@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import time
+import uuid
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -66,9 +67,11 @@ def redact(url: str) -> str:
     return url.replace(f":{parts.password}@", ":***@", 1)
 
 
-def _start_services(console: Console, stack: Stack, replicas: dict[str, int] | None = None) -> None:
+def _start_services(
+    console: Console, stack: Stack, replicas: dict[str, int] | None = None, *, gateway_port: int | None = None
+) -> None:
     with console.status("starting the services…"):
-        stack.start_services(replicas)
+        stack.start_services(replicas, gateway_port=gateway_port)
         stack.wait_ready(timeout=READY_TIMEOUT)
     counts: dict[str, int] = {}
     for proc in stack.processes:
@@ -232,8 +235,17 @@ def up(
     ] = None,
     data_dir: DataDir = None,
     seed: Annotated[bool, typer.Option("--seed", help="Seed the demo company first.")] = False,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port", min=0, max=65535, envvar="COURSEGEN_GATEWAY_PORT", help="Port of the web app and HTTP API."
+        ),
+    ] = 8000,
+    host: Annotated[str, typer.Option(envvar="COURSEGEN_GATEWAY_HOST", help="Address the web app listens on.")] = (
+        "127.0.0.1"
+    ),
 ) -> None:
-    """Start the stack and keep it running until Ctrl-C."""
+    """Start the stack, with the web app and API, and keep it running until Ctrl-C."""
     counts = parse_replicas(replicas or [])
     require_models(read_settings())
     console = out()
@@ -245,12 +257,15 @@ def up(
                 with console.status("starting NATS and PostgreSQL…"):
                     stack.start()
                 _print_servers(console, stack)
-                if seed:
+                # The embedded stack's first start gets the demo company, so the app has something to show.
+                if seed or (stack.embedded and not asyncio.run(list_companies(stack.database_url))):
                     from coursegen.stack.seed import seed_demo
 
                     company_id = asyncio.run(seed_demo(stack.database_url))
                     console.print(f"[green]✓[/] company     {company_id}  [dim](demo data)[/]")
-                _start_services(console, stack, counts)
+                port = _free_port_or_fail(host, port)
+                _start_services(console, stack, counts, gateway_port=port)
+                _print_app(console, stack, host, port)
                 _print_how_to_submit(console, stack)
                 _keep_running(console, stack)
             finally:
@@ -260,6 +275,51 @@ def up(
             console.print("stopped: the services and servers are down")
         except _STACK_ERRORS as exc:
             fail(f"{exc}\n(everything started was stopped again)")
+
+
+def _free_port_or_fail(host: str, port: int) -> int:
+    """The port for the web app; a clear error when another program holds it."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise StackError(
+                f"the web app cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
+            ) from exc
+        return int(s.getsockname()[1])
+
+
+def _print_app(console: Console, stack: Stack, host: str, port: int) -> None:
+    from coursegen.stack.demo_account import ensure_demo_user
+    from coursegen.stack.seed import DEMO_SLUG
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{shown}:{port}"
+    console.print(f"\n[bold]The app[/]  {url}   [dim](API: {url}/api/v1, OpenAPI: {url}/api/v1/openapi.json)[/]")
+    companies = asyncio.run(list_companies(stack.database_url))
+    demo = asyncio.run(_demo_company(stack.database_url, DEMO_SLUG))
+    if demo is not None and stack.embedded:
+        email, password = asyncio.run(ensure_demo_user(stack.database_url, demo, stack.root))
+        secret = password or "(set when it was created; reset it with coursegen user add)"
+        console.print(f"  sign in as [bold]{email}[/] with the password [bold]{secret}[/]")
+    elif companies:
+        console.print("  add a user: coursegen user add --company ID --email you@example.com")
+
+
+async def _demo_company(database_url: str, slug: str) -> uuid.UUID | None:
+    from coursegen.shared.store import connect as connect_pool
+    from coursegen.shared.store.people import get_company_by_slug
+
+    pool = await connect_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            company = await get_company_by_slug(conn, slug)
+    finally:
+        await pool.close()
+    return company.id if company else None
 
 
 def _print_how_to_submit(console: Console, stack: Stack) -> None:

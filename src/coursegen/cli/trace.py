@@ -9,98 +9,17 @@ is set, each course also gets a link to its trace there.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from coursegen.cli._common import out, parse_uuid, read_job, read_settings
-from coursegen.shared.store import Connection, Database, connect
-from coursegen.shared.store.reports import TraceHandoff, find_job, trace_courses, trace_handoffs
+from coursegen.shared.store import connect
+from coursegen.shared.store.timeline import CourseTimeline, JobTimeline, Step, load_timeline
+
+__all__ = ["CourseTimeline", "JobTimeline", "Step", "load_timeline", "render", "trace"]
 
 BAR_WIDTH = 32
-
-
-@dataclass(frozen=True)
-class Step:
-    """One handoff to a stage, and how long until that stage handed on."""
-
-    stage: str
-    module_index: int | None
-    revision: int
-    epoch: int
-    started_at: datetime
-    ended_at: datetime | None
-    input_tokens: int | None
-    output_tokens: int | None
-    trace_id: str | None
-
-    @property
-    def seconds(self) -> float | None:
-        return None if self.ended_at is None else max(0.0, (self.ended_at - self.started_at).total_seconds())
-
-
-@dataclass
-class CourseTimeline:
-    session_id: str
-    employee_name: str
-    status: str
-    modules_total: int | None
-    error: str | None
-    steps: list[Step] = field(default_factory=list)
-
-    @property
-    def trace_ids(self) -> list[str]:
-        """The course's traces, oldest first (a resume starts a new one)."""
-        return list(dict.fromkeys(s.trace_id for s in self.steps if s.trace_id))
-
-    @property
-    def tokens(self) -> tuple[int, int]:
-        return sum(s.input_tokens or 0 for s in self.steps), sum(s.output_tokens or 0 for s in self.steps)
-
-
-@dataclass
-class JobTimeline:
-    job_id: uuid.UUID
-    status: str
-    courses: list[CourseTimeline]
-
-
-async def load_timeline(conn: Connection, job_id: uuid.UUID) -> JobTimeline | None:
-    job = await find_job(conn, job_id)
-    if job is None:
-        return None
-    courses = {
-        c.session_id: CourseTimeline(
-            session_id=c.session_id,
-            employee_name=c.employee_name or "?",
-            status=c.status,
-            modules_total=c.modules_total,
-            error=f"{c.error_stage}: {c.error_message}" if c.error_message else None,
-        )
-        for c in await trace_courses(conn, job.company_id, job_id)
-    }
-    for handoff in await trace_handoffs(conn, job.company_id, job_id):
-        course = courses.get(handoff.session_id)
-        if course is None:
-            continue
-        course.steps.append(_step(handoff))
-    return JobTimeline(job_id=job_id, status=job.status, courses=list(courses.values()))
-
-
-def _step(handoff: TraceHandoff) -> Step:
-    return Step(
-        stage=handoff.stage,
-        module_index=handoff.module_index,
-        revision=handoff.revision,
-        epoch=handoff.epoch,
-        started_at=handoff.occurred_at,
-        ended_at=handoff.handed_on_at or handoff.stored_at,
-        input_tokens=handoff.input_tokens,
-        output_tokens=handoff.output_tokens,
-        trace_id=handoff.trace_id,
-    )
 
 
 def render(timeline: JobTimeline, jaeger_ui_url: str | None = None) -> list[str]:
@@ -166,10 +85,9 @@ def _bar(offset: float, seconds: float | None, span: float) -> str:
 
 
 async def _load(database_url: str, job_id: uuid.UUID) -> JobTimeline | None:
-    db = Database(await connect(database_url, min_size=1, max_size=1))
+    db = await connect(database_url, min_size=1, max_size=1)
     try:
-        async with db.connection() as conn:
-            return await load_timeline(conn, job_id)
+        return await load_timeline(db, job_id)
     finally:
         await db.close()
 

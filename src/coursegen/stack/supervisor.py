@@ -42,6 +42,8 @@ from coursegen.stack.migrate import migrate
 log = logging.getLogger("coursegen.stack")
 
 READY_FILE_ENV = "COURSEGEN_READY_FILE"
+GATEWAY = "gateway"
+"""The web app and HTTP API: a process of the stack, though not a consumer of the bus's work."""
 STOP_GRACE_SECONDS = 15.0
 
 
@@ -134,6 +136,7 @@ class Stack:
     _lock: IO[str] | None = field(default=None, init=False)
     _hurry: bool = field(default=False, init=False)
     _metrics_ports: dict[str, int] = field(default_factory=dict, init=False)
+    _gateway_port: int | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.data_dir = (self.data_dir or self.settings.data_dir).resolve()
@@ -240,8 +243,11 @@ class Stack:
 
     # --- services ------------------------------------------------------------------------------
 
-    def start_services(self, replicas: Mapping[str, int] | None = None) -> list[ServiceProcess]:
-        """Start every service, ``replicas[name]`` processes of it (default 1; 0 leaves it out)."""
+    def start_services(
+        self, replicas: Mapping[str, int] | None = None, *, gateway_port: int | None = None
+    ) -> list[ServiceProcess]:
+        """Start every service, ``replicas[name]`` processes of it (default 1; 0 leaves it out); and the
+        gateway (the web app and API) on ``gateway_port`` when one is given."""
         counts = dict.fromkeys(SERVICES, 1)
         for name, count in (replicas or {}).items():
             if name not in counts:
@@ -253,6 +259,9 @@ class Stack:
         for name, count in counts.items():
             for index in range(count):
                 started.append(self._spawn(name, index))
+        if gateway_port is not None:
+            self._gateway_port = gateway_port
+            started.append(self._spawn(GATEWAY, 0))
         return started
 
     def process(self, name: str, index: int = 0) -> ServiceProcess:
@@ -332,6 +341,8 @@ class Stack:
         }
         if "COURSEGEN_NATS_USER" in env:
             env.pop("COURSEGEN_NATS_PASSWORDS_FILE", None)
+        if name == GATEWAY and self._gateway_port is not None:
+            env["COURSEGEN_GATEWAY_PORT"] = str(self._gateway_port)
         # Appending keeps a crashed replica's last words next to its successor's.
         with log_path.open("ab") as log_file:
             offset = log_file.tell()

@@ -47,7 +47,7 @@ async def analyze_skill_gaps(ctx: RunContextWrapper[StageContext[CourseHandoff]]
     assert profile.plan_role_id is not None
     async with c.db.connection() as conn:
         required = await people.role_skills(conn, c.run.company_id, profile.plan_role_id)
-    gaps = rank_gaps([RequiredSkill(r.skill, r.required_level, r.importance) for r in required], profile.skills)
+    gaps = rank_gaps([RequiredSkill(r.skill_name, r.required_level, r.importance) for r in required], profile.skills)
     return compact({"target_role": profile.target_role, "gaps": [g.as_dict() for g in gaps]})
 
 

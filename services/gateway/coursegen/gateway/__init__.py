@@ -1,0 +1,1 @@
+"""coursegen gateway: the web app and the HTTP API."""

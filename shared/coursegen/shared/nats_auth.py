@@ -88,6 +88,8 @@ class BusUser:
     """Core NATS subjects it may subscribe to (live, not replayed)."""
     creates_streams: bool = False
     """Create the streams when they are missing (never update or delete them)."""
+    follows: tuple[str, ...] = ()
+    """Streams it follows live with an ordered (ephemeral, push) consumer delivered to its own inbox."""
     admin: bool = False
 
     @property
@@ -144,7 +146,8 @@ USERS: Final[tuple[BusUser, ...]] = (
         watches=((STREAM, "*"),),
         reads_stream=(STREAM,),
     ),
-    BusUser(GATEWAY, CLIENT_PUBLISHES, subscribes=("coursegen.>",)),
+    # The web app: publishes what a client may, follows every event live (its progress pages).
+    BusUser(GATEWAY, CLIENT_PUBLISHES, subscribes=("coursegen.>",), follows=(STREAM,), creates_streams=True),
     BusUser(CLIENT, CLIENT_PUBLISHES, subscribes=OUTCOMES),
     BusUser(ADMIN, admin=True),
 )
@@ -182,6 +185,17 @@ def permissions(who: BusUser) -> dict[str, Any]:
         publish.append(f"{api}.CONSUMER.INFO.{stream}.{durable}")
     for stream in who.reads_stream:
         publish += [f"{api}.STREAM.MSG.GET.{stream}", f"{api}.DIRECT.GET.{stream}"]
+    for stream in who.follows:
+        # An ordered consumer is created (and re-created after a gap) without a name, and answers
+        # the server's flow control.
+        publish += [
+            f"{api}.STREAM.INFO.{stream}",
+            f"{api}.CONSUMER.CREATE.{stream}",
+            f"{api}.CONSUMER.CREATE.{stream}.>",
+            f"{api}.CONSUMER.INFO.{stream}.>",
+            f"{api}.CONSUMER.DELETE.{stream}.>",
+            f"$JS.FC.{stream}.>",
+        ]
     subscribe = [f"{who.inbox_prefix}.>", *who.subscribes]
     return {"publish": {"allow": publish}, "subscribe": {"allow": subscribe}}
 

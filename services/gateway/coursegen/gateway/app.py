@@ -29,6 +29,7 @@ from coursegen.gateway.security import digest
 from coursegen.gateway.settings import GatewaySettings
 from coursegen.gateway.state import GatewayState
 from coursegen.shared.bus import ensure_streams
+from coursegen.shared.nats_auth import GATEWAY, connect_options
 from coursegen.shared.settings import Settings
 from coursegen.shared.store import Database, wait_for_database
 
@@ -96,13 +97,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         assert settings.database_url and settings.nats_url
-        await ensure_streams(settings)
+        await ensure_streams(settings, GATEWAY)
         pool = await wait_for_database(settings.database_url, max_size=settings.db_pool_max)
-        nc = await nats.connect(
-            servers=[u.strip() for u in settings.nats_url.split(",") if u.strip()],
-            name="coursegen-gateway",
-            max_reconnect_attempts=-1,
-        )
+        # Signed in as the gateway's own NATS user: it may publish what a client may and follow the stream.
+        options = connect_options(settings, GATEWAY)
+        nc = await nats.connect(options.pop("servers"), **options, name="coursegen-gateway", max_reconnect_attempts=-1)
         js = nc.jetstream()
         db = Database(pool)
 

@@ -22,7 +22,7 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
-from coursegen.shared.subjects import ALL
+from coursegen.shared.subjects import ALL, STREAM
 
 log = logging.getLogger("coursegen.gateway.feed")
 
@@ -118,7 +118,7 @@ class JobFeed:
 
     async def start(self, js: JetStreamContext) -> None:
         self._subscription = await js.subscribe(
-            ALL, cb=self._on_message, ordered_consumer=True, deliver_policy=api.DeliverPolicy.NEW
+            ALL, stream=STREAM, cb=self._on_message, ordered_consumer=True, deliver_policy=api.DeliverPolicy.NEW
         )
 
     async def stop(self) -> None:

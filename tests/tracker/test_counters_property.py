@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
@@ -191,7 +191,14 @@ def job_shapes(draw: st.DrawFn) -> list[tuple[int, list[bool], int | None, bool]
     return shapes
 
 
-@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+# Each example plays a whole job against the database: no shrinking (it would replay hundreds of them);
+# a failure is reported as the example that failed.
+@hypothesis_settings(
+    max_examples=15,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 @given(shape=job_shapes(), data=st.data())
 async def test_counters_equal_a_count_from_scratch_whatever_the_order(
     shape: list[tuple[int, list[bool], int | None, bool]], data: st.DataObject, settings: Settings,

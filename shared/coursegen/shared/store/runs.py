@@ -253,11 +253,6 @@ async def set_modules_done(conn: Connection, session_id: str, done: int) -> None
     await conn.execute("UPDATE course_runs SET modules_done = $2 WHERE session_id = $1", session_id, done)
 
 
-async def touch(conn: Connection, session_id: str) -> None:
-    """Any event of a run is progress: the stall watcher looks for runs without any."""
-    await conn.execute("UPDATE course_runs SET last_progress_at = now() WHERE session_id = $1", session_id)
-
-
 async def stalled_sessions(conn: Connection, *, quiet_seconds: float, limit: int = 500) -> list[str]:
     """Runs under way, of jobs under way, with no event for ``quiet_seconds``, oldest first."""
     rows = await conn.fetch(

@@ -15,7 +15,7 @@ from coursegen.shared.store import Database, jobs, runs
 from coursegen.shared.subjects import COURSE_READY, JOB_COMPLETED, STAGE_FAILED, Stage, handoff_subject
 from coursegen.stack.seed import EMPLOYEES
 from tests.fakes import FakeDelivery, RecordingBus
-from tests.helpers import in_memory_handler, make_company
+from tests.helpers import in_memory_handler, make_company, wait_for
 from tests.tracker.recount import recount, stored
 
 
@@ -166,12 +166,19 @@ async def test_a_resumed_run_moves_its_counts_back_and_the_job_completes_again(
 
 
 async def test_concurrent_failures_of_one_run_count_once(settings: Settings, db: asyncpg.Pool[Any]) -> None:
-    """Modules fail side by side: only the failure that changes the run counts."""
+    """Modules fail side by side: only the failure that changes the run counts, also when the others
+    wait for its row lock and then find the run failed."""
     job = await Job.create(db, settings, runs_count=1)
     [session] = job.session_ids
     await job.start_and_plan(session, 3)
-    results = await asyncio.gather(*(job.fail(session) for _ in range(6)))
-    assert sorted(results) == [False] * 5 + [True]
+    async with job.database.transaction() as first:
+        assert await runs.fail_run(first, session, epoch=0, stage="content", kind="agent_error", message="m",
+                                   attempts=1)  # fmt: skip
+        waiting = [asyncio.create_task(job.fail(session)) for _ in range(3)]
+        # Each is blocked on the run's row lock until this transaction commits.
+        await wait_for(db, "SELECT count(*) >= 3 FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        assert not any(t.done() for t in waiting)
+    assert await asyncio.gather(*waiting) == [False, False, False]
     row = await job.row()
     assert (row["failed_courses"], row["runs_ended"], row["runs_closed"]) == (1, 1, 1)
     await job.assert_exact()

@@ -12,7 +12,7 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from coursegen.shared.settings import Settings
-from coursegen.shared.subjects import ADVISORY_STREAM, STREAM, handoff_subject
+from coursegen.shared.subjects import ADVISORY_STREAM, STREAM, durable_name, handoff_subject
 from coursegen.stack.seed import EMPLOYEES
 from tests.helpers import make_company, pipeline, request_job, wait_for_job
 
@@ -39,10 +39,11 @@ async def test_max_deliveries_advisory_fails_the_run_with_its_error(settings: Se
 
     try:
         async with pipeline(settings, ["coordinator", "planner", "tracker"]):
-            # A researcher that takes its messages and dies on them every time (here: never acks).
+            # A researcher that takes its messages and dies on them every time (here: never acks),
+            # on the researcher's own durable consumer: its dead letters are the ones that fail runs.
             probe = await js.pull_subscribe(
                 handoff_subject("researcher"),
-                durable="dead-letter-probe",
+                durable=durable_name("researcher"),
                 stream=STREAM,
                 # Only this job's messages: earlier tests' handoffs are still in the stream.
                 config=ConsumerConfig(
@@ -55,7 +56,7 @@ async def test_max_deliveries_advisory_fails_the_run_with_its_error(settings: Se
                 job = await wait_for_job(db, job_id, timeout=60)
             except AssertionError as exc:
                 # Say where the dead letter got stuck: never run out of deliveries, or its advisory unhandled.
-                probe_info = await js.consumer_info(STREAM, "dead-letter-probe")
+                probe_info = await js.consumer_info(STREAM, durable_name("researcher"))
                 advisories = await js.stream_info(ADVISORY_STREAM)
                 raise AssertionError(
                     f"{exc}\nprobe: delivered={probe_info.delivered} ack_pending={probe_info.num_ack_pending} "
@@ -66,7 +67,7 @@ async def test_max_deliveries_advisory_fails_the_run_with_its_error(settings: Se
                 swallower.cancel()
     finally:
         with contextlib.suppress(Exception):
-            await js.delete_consumer(STREAM, "dead-letter-probe")
+            await js.delete_consumer(STREAM, durable_name("researcher"))
         await nc.close()
 
     assert job["status"] == "completed_with_errors"
@@ -74,7 +75,7 @@ async def test_max_deliveries_advisory_fails_the_run_with_its_error(settings: Se
     run = await db.fetchrow("SELECT * FROM course_runs WHERE job_id = $1", job_id)
     assert run["status"] == "failed" and run["error_kind"] == "max_deliveries"
     assert run["error_stage"] == "researcher" and run["error_attempts"] == 2
-    assert "dead-letter-probe" in run["error_message"]
+    assert durable_name("researcher") in run["error_message"]
     failed = await db.fetchval(
         "SELECT count(*) FROM cm_agent_handoffs WHERE subject = 'coursegen.stage.failed' AND session_id = $1 "
         "AND handoff_context->>'kind' = 'max_deliveries'",

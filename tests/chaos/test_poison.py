@@ -52,9 +52,8 @@ async def test_poison_course_dead_letters_and_resumes_without_rework(settings: S
         others_before = await db.fetchval("SELECT count(*) FROM agent_runs WHERE job_id = $1", job_id)
 
         await db.execute("UPDATE employees SET profile = $2 WHERE id = $1", poisoned, {"language": "en"})
-        await publish_raw(
-            settings, JOB_RESUME, JobControl(job_id=job_id, company_id=company_id).model_dump_json().encode()
-        )
+        resume = JobControl(job_id=job_id, company_id=company_id)
+        await publish_raw(settings, JOB_RESUME, resume.model_dump_json().encode())
         job = await wait_for_job_after_resume(db, job_id)
 
     assert job["status"] == "completed" and job["failed_employee_ids"] == []

@@ -10,7 +10,7 @@ from typing import Any
 from coursegen.shared.consume import Delivery
 from coursegen.shared.errors import InvalidEvent, PermanentError
 from coursegen.shared.service import Runtime
-from coursegen.shared.store import handoffs, runs
+from coursegen.shared.store import counters, handoffs
 from coursegen.shared.store.rejected import record_rejected
 from coursegen.shared.subjects import (
     COURSE_READY,
@@ -23,7 +23,7 @@ from coursegen.shared.subjects import (
     JOB_RESUME,
     STAGE_FAILED,
 )
-from coursegen.tracker.progress import refresh_job
+from coursegen.tracker.progress import close_if_finished, count_event
 
 log = logging.getLogger("coursegen.tracker")
 
@@ -78,14 +78,18 @@ class EventRecorder:
         if not isinstance(event, dict) or _uuid(event.get("event_id")) is None:
             raise InvalidEvent("not an event: no valid event_id")
         record = event_record(delivery.subject, event, delivery.headers)
-        async with self.rt.db.connection() as conn:
-            inserted = await handoffs.record_event(conn, record)
-            if not inserted:
+        # One transaction per event: it is recorded and counted together, or neither (a redelivery
+        # after a crash counts it then), so an event is counted exactly once.
+        async with self.rt.db.transaction() as conn:
+            if await handoffs.record_event(conn, record):
+                job = await count_event(conn, record)
+            else:
                 log.debug("event %s recorded already", record.event_id)
-            elif record.session_id is not None and record.success:
-                await runs.touch(conn, record.session_id)
-        if record.job_id is not None and delivery.subject != JOB_COMPLETED:
-            await refresh_job(self.rt.db, self.rt.bus, record.job_id, subject=delivery.subject)
+                job = None
+                if record.job_id is not None and record.subject != JOB_COMPLETED:
+                    job = await counters.job_counters(conn, record.job_id)
+            if job is not None:
+                await close_if_finished(conn, self.rt.bus, job)
 
     async def on_permanent(self, delivery: Delivery, error: PermanentError) -> None:
         # Recorded, never re-published: the tracker must not feed the bus its own failures,

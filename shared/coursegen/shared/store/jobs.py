@@ -147,7 +147,8 @@ async def reopen_job(conn: Connection, job_id: uuid.UUID) -> None:
     result: str = await conn.execute(
         """
         UPDATE course_generation_jobs
-           SET status = 'running', completed_at = NULL, error_message = NULL, failed_employee_ids = '{}'
+           SET status = 'running', completed_at = NULL, error_message = NULL, failed_employee_ids = '{}',
+               progress_percentage = least(99, coalesce(round(progress_sum::numeric / nullif(runs_total, 0)), 0))
          WHERE job_id = $1 AND status = ANY($2::text[])
         """,
         job_id,

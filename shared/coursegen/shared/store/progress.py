@@ -1,7 +1,12 @@
-"""Job progress: each run's percentage, the job's counts, and whether every run has ended.
+"""Job progress, written by the tracker: per event, a run's step and closing event, and the job's counters.
 
-Written by the tracker alone, under the job's row lock (the lock a resume takes
-before it reopens a job and its runs).
+Each recorded event costs a constant amount of work, whatever the size of the
+job: one statement that counts the run's (stage, module) step once, marks its
+closing event, and moves the job's counters by the run's delta with the single
+``UPDATE … RETURNING`` of the job row (see ``counters``). The job closes when its
+counters say so, once: the close is a guarded status transition, and only then
+are its runs read (failed employees, errors) and its agent runs summed
+(``statistics``).
 """
 
 from __future__ import annotations
@@ -11,8 +16,17 @@ import uuid
 from pydantic import BaseModel, ConfigDict
 
 from coursegen.shared.store._pool import Connection
-from coursegen.shared.store.jobs import ENDED_JOB_STATUSES, JobStatus
-from coursegen.shared.subjects import MODULE_STAGES
+from coursegen.shared.store.counters import (
+    ENDED_JOBS,
+    RUN_DELTAS,
+    JobCounters,
+    bump_job,
+    counters_of,
+    counters_returning,
+    lock_runs,
+    run_progress,
+)
+from coursegen.shared.store.jobs import JobStatus
 
 
 class JobOutcome(BaseModel):
@@ -30,95 +44,92 @@ class JobOutcome(BaseModel):
     """The sum of the runs' epochs: a resumed job that ends again ends as a new event."""
 
 
-async def refresh_job(conn: Connection, job_id: uuid.UUID, *, phase: str | None) -> JobOutcome | None:
-    """Bring a job's progress up to date; the outcome when this call closed it. In the caller's transaction."""
-    job = await conn.fetchrow(
-        "SELECT status, company_id FROM course_generation_jobs WHERE job_id = $1 FOR UPDATE", job_id
+# What any event of a job under way says about it: the phase it is in, and that it has started.
+_EVENT_ASSIGNMENTS = f"""
+    current_phase = CASE WHEN j.status IN {ENDED_JOBS} THEN j.current_phase ELSE coalesce($2, j.current_phase) END,
+    status = CASE WHEN j.status = 'pending' THEN 'running' ELSE j.status END"""
+
+_STEPS = "(SELECT count(*) FROM step)"
+
+_RUN_EVENT = f"""
+WITH old AS ({lock_runs("session_id = $1")}),
+step AS (
+    INSERT INTO course_run_steps (session_id, stage, module_index)
+    SELECT old_session_id, $3::text, $4::int FROM old WHERE $3::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+),
+changed AS (
+    UPDATE course_runs r
+       SET steps_done = r.steps_done + {_STEPS},
+           closing_recorded = r.closing_recorded OR $5,
+           last_progress_at = now(),
+           progress_percentage = {run_progress("r.status", "r.modules_total", f"r.steps_done + {_STEPS}")}
+      FROM old WHERE r.session_id = old.old_session_id
+    RETURNING r.job_id, {RUN_DELTAS}
+)
+UPDATE course_generation_jobs j SET {bump_job("d")}, {_EVENT_ASSIGNMENTS}
+  FROM changed d
+ WHERE j.job_id = d.job_id
+RETURNING {counters_returning("j")}"""
+
+
+async def count_run_event(
+    conn: Connection, session_id: str, *, step: tuple[str, int] | None, closing: bool, phase: str | None
+) -> JobCounters | None:
+    """A recorded event of a course run: the (stage, module) step it reached, counted once however
+    often it is reached; whether it is the run's closing event; the job's counters moved by the run's
+    delta. Returns the job's counters; None when there is no such run."""
+    stage, module_index = step if step is not None else (None, None)
+    row = await conn.fetchrow(_RUN_EVENT, session_id, phase, stage, module_index, closing)
+    return counters_of(row) if row else None
+
+
+async def count_job_event(conn: Connection, job_id: uuid.UUID) -> JobCounters | None:
+    """A recorded event of a job that names no run of it; returns the job's counters."""
+    row = await conn.fetchrow(
+        f"""UPDATE course_generation_jobs j SET {_EVENT_ASSIGNMENTS}
+             WHERE j.job_id = $1 RETURNING {counters_returning("j")}""",
+        job_id,
+        None,
     )
-    if job is None or JobStatus(job["status"]) in ENDED_JOB_STATUSES:
-        return None
-    # A run's progress: 5% once planning is under way, 10% planned, then an equal share
-    # for each (stage, module) step reached, 100% when it has ended either way.
-    await conn.execute(
+    return counters_of(row) if row else None
+
+
+async def close_job(conn: Connection, job_id: uuid.UUID) -> JobOutcome | None:
+    """Close a job whose counters say every run has ended; the outcome when this call closed it.
+
+    Only the first caller closes it (a status transition from a status under way), so
+    ``job.completed`` is said once per completion.
+    """
+    row = await conn.fetchrow(
         """
-        UPDATE course_runs r
-           SET progress_percentage = CASE
-               WHEN r.status IN ('completed', 'no_gaps', 'failed', 'cancelled') THEN 100
-               WHEN coalesce(r.modules_total, 0) = 0 THEN 5
-               ELSE least(99, 10 + (85 * (
-                    SELECT count(DISTINCT (h.to_agent, h.module_index)) FROM cm_agent_handoffs h
-                     WHERE h.session_id = r.session_id AND h.to_agent = ANY($2::text[])
-               )) / (6 * r.modules_total))
-           END
-         WHERE r.job_id = $1
+        WITH ended AS (
+            SELECT coalesce(array_agg(employee_id ORDER BY employee_id) FILTER (WHERE status = 'failed'), '{}')
+                       AS failed_ids,
+                   string_agg(error_stage || ': ' || error_message, '; ' ORDER BY employee_id)
+                       FILTER (WHERE status = 'failed') AS errors,
+                   coalesce(sum(epoch), 0) AS epochs
+              FROM course_runs WHERE job_id = $1
+        ),
+        usage AS (
+            SELECT coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
+                   count(*) AS agent_runs
+              FROM agent_runs WHERE job_id = $1
+        )
+        UPDATE course_generation_jobs j
+           SET status = CASE WHEN j.failed_courses > 0 THEN 'completed_with_errors' ELSE 'completed' END,
+               progress_percentage = 100, current_phase = 'done', completed_at = now(),
+               failed_employee_ids = ended.failed_ids, error_message = ended.errors,
+               statistics = jsonb_build_object('input_tokens', usage.input_tokens,
+                                               'output_tokens', usage.output_tokens,
+                                               'agent_runs', usage.agent_runs, 'no_gaps', j.runs_no_gaps)
+          FROM ended, usage
+         WHERE j.job_id = $1 AND j.status IN ('pending', 'running')
+           AND j.runs_total > 0 AND j.runs_closed = j.runs_total
+        RETURNING j.job_id, j.company_id, j.status, j.successful_courses AS successful, j.failed_courses AS failed,
+                  ended.failed_ids AS failed_employee_ids, ended.epochs
         """,
         job_id,
-        list(MODULE_STAGES),
     )
-    stats = await conn.fetchrow(
-        """
-        SELECT count(*) AS total,
-               count(*) FILTER (WHERE status = 'completed') AS ok,
-               count(*) FILTER (WHERE status = 'failed') AS failed,
-               count(*) FILTER (WHERE status = 'no_gaps') AS no_gaps,
-               -- A finished run counts once its closing event is recorded: that event is published
-               -- after all of the run's handoffs, so the audit trail is whole when the job closes.
-               count(*) FILTER (WHERE status IN ('failed', 'cancelled')
-                    OR (status IN ('completed', 'no_gaps') AND EXISTS (
-                        SELECT 1 FROM cm_agent_handoffs h WHERE h.session_id = r.session_id
-                           AND h.subject IN ('coursegen.course.ready', 'coursegen.course.skipped')))) AS ended,
-               coalesce(round(avg(progress_percentage)), 0)::int AS progress,
-               coalesce(array_agg(employee_id ORDER BY employee_id) FILTER (WHERE status = 'failed'), '{}')
-                   AS failed_ids,
-               string_agg(error_stage || ': ' || error_message, '; ' ORDER BY employee_id)
-                   FILTER (WHERE status = 'failed') AS errors,
-               coalesce(sum(epoch), 0) AS epochs
-          FROM course_runs r WHERE job_id = $1
-        """,
-        job_id,
-    )
-    if stats is None or stats["total"] == 0:
-        return None
-    usage = await conn.fetchrow(
-        "SELECT coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,"
-        " count(*) AS agent_runs FROM agent_runs WHERE job_id = $1",
-        job_id,
-    )
-    statistics = {**{k: int(v) for k, v in dict(usage or {}).items()}, "no_gaps": stats["no_gaps"]}
-    finished = stats["ended"] == stats["total"]
-    current = JobStatus(job["status"])
-    if finished:
-        status = JobStatus.COMPLETED_WITH_ERRORS if stats["failed"] else JobStatus.COMPLETED
-    else:
-        status = JobStatus.RUNNING if current is JobStatus.PENDING else current
-    await conn.execute(
-        """
-        UPDATE course_generation_jobs
-           SET status = $2, progress_percentage = $3, successful_courses = $4, failed_courses = $5,
-               failed_employee_ids = $6, error_message = $7, statistics = $8,
-               current_phase = CASE WHEN $9 THEN 'done' ELSE coalesce($10, current_phase) END,
-               completed_at = CASE WHEN $9 THEN now() ELSE completed_at END
-         WHERE job_id = $1
-        """,
-        job_id,
-        str(status),
-        100 if finished else min(99, stats["progress"]),
-        stats["ok"],
-        stats["failed"],
-        list(stats["failed_ids"]),
-        stats["errors"],
-        statistics,
-        finished,
-        phase,
-    )
-    if not finished:
-        return None
-    return JobOutcome(
-        job_id=job_id,
-        company_id=job["company_id"],
-        status=status,
-        successful=stats["ok"],
-        failed=stats["failed"],
-        failed_employee_ids=list(stats["failed_ids"]),
-        epochs=stats["epochs"],
-    )
+    return JobOutcome.model_validate(dict(row)) if row else None

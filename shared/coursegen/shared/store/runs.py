@@ -4,6 +4,9 @@ This module is the one owner of ``course_runs.status``. Each allowed transition
 is one function; a transition the table below does not allow is refused with
 ``TransitionRefused`` and never written. A migration mirrors the table in a
 trigger, so no other writer can get past it either.
+
+Owning the status, the transitions also own what it counts for: each one moves
+the job's counters by the run's delta in the same statement (``counters``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from coursegen.shared.errors import TransitionRefused
 from coursegen.shared.store._pool import Connection
+from coursegen.shared.store.counters import NEW_RUN_PROGRESS, counted_update, run_progress
 
 
 class RunStatus(StrEnum):
@@ -89,13 +93,21 @@ async def get_run(conn: Connection, session_id: str, *, for_update: bool = False
 async def create_runs(
     conn: Connection, job_id: uuid.UUID, company_id: uuid.UUID, runs: list[tuple[str, uuid.UUID]]
 ) -> None:
-    """One pending run per (session_id, employee_id) of a new job."""
+    """One pending run per (session_id, employee_id) of a new job, counted in the job's totals."""
     await conn.executemany(
         """
-        INSERT INTO course_runs (session_id, job_id, company_id, employee_id, status, current_stage)
-        VALUES ($1, $2, $3, $4, 'pending', 'planner')
+        INSERT INTO course_runs (session_id, job_id, company_id, employee_id, status, current_stage,
+                                 progress_percentage)
+        VALUES ($1, $2, $3, $4, 'pending', 'planner', $5)
         """,
-        [(session_id, job_id, company_id, employee_id) for session_id, employee_id in runs],
+        [(session_id, job_id, company_id, employee_id, NEW_RUN_PROGRESS) for session_id, employee_id in runs],
+    )
+    await conn.execute(
+        "UPDATE course_generation_jobs SET runs_total = runs_total + $2, progress_sum = progress_sum + $3"
+        " WHERE job_id = $1",
+        job_id,
+        len(runs),
+        NEW_RUN_PROGRESS * len(runs),
     )
 
 
@@ -167,7 +179,15 @@ async def plan_modules(conn: Connection, session_id: str, modules: int) -> None:
     if modules == 0:
         await _end(conn, session_id, RunStatus.NO_GAPS, "modules_total = 0, current_stage = 'planner'")
         return
-    await conn.execute("UPDATE course_runs SET modules_total = $2 WHERE session_id = $1", session_id, modules)
+    await conn.fetch(
+        counted_update(
+            where="session_id = $1",
+            assignments=f"modules_total = $2, progress_percentage = {run_progress('status', '$2::int', 'steps_done')}",
+            returning="session_id",
+        ),
+        session_id,
+        modules,
+    )
 
 
 async def complete_run(conn: Connection, session_id: str, modules: int) -> None:
@@ -186,17 +206,19 @@ async def _end(
     conn: Connection, session_id: str, to: RunStatus, assignments: str, *args: object, idempotent: bool = True
 ) -> None:
     n = len(args) + 3
-    result: str = await conn.execute(
-        f"""
-        UPDATE course_runs SET status = ${n - 1}, completed_at = now(), last_progress_at = now(), {assignments}
-         WHERE session_id = $1 AND status = ANY(${n}::text[])
-        """,
+    changed = await conn.fetch(
+        counted_update(
+            where=f"session_id = $1 AND status = ANY(${n}::text[])",
+            assignments=f"""status = ${n - 1}, completed_at = now(), last_progress_at = now(),
+                progress_percentage = 100, {assignments}""",
+            returning="session_id",
+        ),
         session_id,
         *args,
         str(to),
         _sources(to),
     )
-    if result.endswith(" 1"):
+    if changed:
         return
     current = await conn.fetchval("SELECT status FROM course_runs WHERE session_id = $1", session_id)
     if idempotent and current == to:
@@ -212,13 +234,13 @@ async def fail_run(
     A failure belongs to the epoch of the message that failed: one from before a resume
     must never fail the run that the resume reopened.
     """
-    result: str = await conn.execute(
-        """
-        UPDATE course_runs
-           SET status = 'failed', error_stage = $2, error_kind = $3, error_message = $4,
-               error_attempts = $5, completed_at = now(), last_progress_at = now()
-         WHERE session_id = $1 AND status = ANY($7::text[]) AND epoch <= $6
-        """,
+    changed = await conn.fetch(
+        counted_update(
+            where="session_id = $1 AND status = ANY($7::text[]) AND epoch <= $6",
+            assignments="""status = 'failed', error_stage = $2, error_kind = $3, error_message = $4,
+                error_attempts = $5, completed_at = now(), last_progress_at = now(), progress_percentage = 100""",
+            returning="session_id",
+        ),
         session_id,
         stage,
         kind,
@@ -227,17 +249,21 @@ async def fail_run(
         epoch,
         _sources(RunStatus.FAILED),
     )
-    return result.endswith(" 1")
+    return bool(changed)
 
 
 async def cancel_runs(conn: Connection, job_id: uuid.UUID) -> int:
     """Every run of the job that has not ended is cancelled."""
-    result: str = await conn.execute(
-        "UPDATE course_runs SET status = 'cancelled', completed_at = now() WHERE job_id = $1 AND status = ANY($2)",
+    changed = await conn.fetch(
+        counted_update(
+            where="job_id = $1 AND status = ANY($2::text[])",
+            assignments="status = 'cancelled', completed_at = now(), progress_percentage = 100",
+            returning="session_id",
+        ),
         job_id,
         _sources(RunStatus.CANCELLED),
     )
-    return int(result.rsplit(" ", 1)[-1])
+    return len(changed)
 
 
 async def reopen_runs(conn: Connection, session_ids: list[str], *, include_failed: bool) -> list[CourseRun]:
@@ -250,13 +276,13 @@ async def reopen_runs(conn: Connection, session_ids: list[str], *, include_faile
     if include_failed:
         allowed.append(str(RunStatus.FAILED))
     rows = await conn.fetch(
-        f"""
-        UPDATE course_runs
-           SET status = 'running', epoch = epoch + 1, error_stage = NULL, error_kind = NULL,
-               error_message = NULL, error_attempts = NULL, completed_at = NULL, last_progress_at = now()
-         WHERE session_id = ANY($1::text[]) AND status = ANY($2::text[])
-        RETURNING {_RUN_COLUMNS}
-        """,
+        counted_update(
+            where="session_id = ANY($1::text[]) AND status = ANY($2::text[])",
+            assignments=f"""status = 'running', epoch = epoch + 1, error_stage = NULL, error_kind = NULL,
+                error_message = NULL, error_attempts = NULL, completed_at = NULL, last_progress_at = now(),
+                progress_percentage = {run_progress("'running'", "modules_total", "steps_done")}""",
+            returning=_RUN_COLUMNS,
+        ),
         session_ids,
         allowed,
     )
@@ -272,11 +298,6 @@ async def resumable_sessions(conn: Connection, job_id: uuid.UUID) -> list[str]:
 
 async def set_modules_done(conn: Connection, session_id: str, done: int) -> None:
     await conn.execute("UPDATE course_runs SET modules_done = $2 WHERE session_id = $1", session_id, done)
-
-
-async def touch(conn: Connection, session_id: str) -> None:
-    """Any event of a run is progress: the stall watcher looks for runs without any."""
-    await conn.execute("UPDATE course_runs SET last_progress_at = now() WHERE session_id = $1", session_id)
 
 
 async def stalled_sessions(conn: Connection, *, quiet_seconds: float, limit: int = 500) -> list[str]:

@@ -37,7 +37,11 @@ async def sse(
 
 
 async def test_a_job_requested_through_the_api_runs_and_streams_its_progress(
-    client: httpx.AsyncClient, tenant: Tenant, settings: Settings, db: asyncpg.Pool[Any]
+    client: httpx.AsyncClient,
+    other_client: httpx.AsyncClient,
+    tenant: Tenant,
+    settings: Settings,
+    db: asyncpg.Pool[Any],
 ) -> None:
     async with pipeline(settings):
         response = await client.post("/api/v1/jobs", json={"employees": "all", "token_budget": 5_000_000})
@@ -86,6 +90,23 @@ async def test_a_job_requested_through_the_api_runs_and_streams_its_progress(
     report = (await client.get(f"/api/v1/jobs/{job_id}/report")).json()
     assert report["total"]["input_tokens"] > 0 and 0 < report["token_reduction"] < 1
     assert {"planner", "content", "finalizer"} <= set(report["by_stage"])
+
+    # The course as a file for an LMS, in every format; another company's caller finds no such course.
+    export = f"/api/v1/courses/{one['course_id']}/export"
+    for fmt, media_type, magic in (
+        ("scorm12", "application/zip", b"PK"),
+        ("scorm2004", "application/zip", b"PK"),
+        ("qti", "application/zip", b"PK"),
+        ("html", "text/html", b"<!DOCTYPE html"),
+    ):
+        response = await client.get(export, params={"format": fmt})
+        assert response.status_code == 200, (fmt, response.text[:300])
+        assert response.headers["content-type"].startswith(media_type), (fmt, response.headers)
+        assert "attachment" in response.headers["content-disposition"]
+        assert response.content[: len(magic)].upper() == magic.upper(), fmt
+        assert (await other_client.get(export, params={"format": fmt})).status_code == 404
+    unknown = await client.get(export, params={"format": "pdf"})
+    assert unknown.status_code == 422 and "scorm12" in unknown.text
 
 
 async def test_job_requests_and_controls_are_events_naming_the_callers_company(

@@ -6,18 +6,20 @@ import uuid
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Depends, File, Header, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
 from coursegen.gateway import commands, views
 from coursegen.gateway.auth import ApiCaller, api_caller
 from coursegen.gateway.documents import ingest_upload
+from coursegen.gateway.exports import ExportFormat, course_file
 from coursegen.gateway.inputs import Input
 from coursegen.gateway.people import import_employees
 from coursegen.gateway.problems import PROBLEM_RESPONSES, Problem, RowError, not_found
 from coursegen.gateway.state import state
 from coursegen.gateway.uploads import read_limited
 from coursegen.shared import kb
+from coursegen.shared.courseview import DEFAULT_PASS_MARK
 from coursegen.shared.store import Database
 from coursegen.shared.store import documents as doc_store
 from coursegen.shared.store import gateway_reads as reads
@@ -615,3 +617,25 @@ async def get_course(request: Request, caller: ApiCaller, course_id: uuid.UUID) 
     if course is None:
         raise not_found("course")
     return course
+
+
+@router.get(
+    "/courses/{course_id}/export",
+    tags=["courses"],
+    response_class=Response,
+    responses={200: {"description": "The course packaged for an LMS, or as one offline HTML file."}},
+)
+async def export_course_file(
+    request: Request,
+    caller: ApiCaller,
+    course_id: uuid.UUID,
+    format: Annotated[
+        ExportFormat,
+        Query(description="scorm12, scorm2004 (zip packages for an LMS), qti (the quizzes as an item bank), html"),
+    ],
+    pass_mark: Annotated[int, Query(ge=0, le=100, description="Percent of quiz questions to pass.")] = (
+        DEFAULT_PASS_MARK
+    ),
+) -> Response:
+    """Download the course as a SCORM 1.2 or 2004 package, a QTI item bank, or a standalone HTML player."""
+    return await course_file(_db(request), caller.company_id, course_id, format, pass_mark)

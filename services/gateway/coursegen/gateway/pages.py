@@ -30,6 +30,7 @@ from coursegen.gateway.auth import (
 )
 from coursegen.gateway.csv_import import SAMPLE, NotUtf8, decode
 from coursegen.gateway.documents import ingest_upload
+from coursegen.gateway.exports import ExportFormat, course_file
 from coursegen.gateway.people import import_employees
 from coursegen.gateway.problems import Problem, RowError, not_found
 from coursegen.gateway.security import digest, new_token, verify_password
@@ -524,6 +525,14 @@ async def course_page(request: Request, caller: PageCaller, course_id: uuid.UUID
     if course is None or view is None:
         raise not_found("course")
     return await render(request, "course.html", course=course, fragment=Markup(render_course_fragment(view)))
+
+
+@router.get("/courses/{course_id}/export")
+async def course_export(
+    request: Request, caller: PageCaller, course_id: uuid.UUID, format: ExportFormat, pass_mark: int = 80
+) -> Response:
+    """The course as a download (SCORM 1.2 or 2004, QTI, or one offline HTML file)."""
+    return await course_file(state(request).db, caller.company_id, course_id, format, max(0, min(100, pass_mark)))
 
 
 @router.get("/courseview/{name}")

@@ -20,6 +20,7 @@ from coursegen.shared.store import Database, connect
 from coursegen.shared.store import bench as bench_store
 from coursegen.shared.store.reports import TERMINAL_JOB_STATUSES, JobRef, find_job
 from coursegen.shared.subjects import JOB_REQUESTED
+from coursegen.stack.follow import publish_event
 from coursegen.stack.seed import EMPLOYEES, ROLES, seed_knowledge_base
 from coursegen.stack.supervisor import Stack, interrupt_on_stop_signals
 
@@ -75,17 +76,10 @@ async def seed(database_url: str, employees: int) -> uuid.UUID:
 
 
 async def submit(nats_url: str, company_id: uuid.UUID) -> uuid.UUID:
-    import nats
-
+    """Ask for a job as any client would (the stack's URL is the ``client`` user's)."""
     job_id = uuid.uuid4()
     event = JobRequested(job_id=job_id, company_id=company_id, all_employees=True)
-    nc = await nats.connect(nats_url.split(","))
-    try:
-        await nc.jetstream().publish(
-            JOB_REQUESTED, event.model_dump_json().encode(), headers={"Nats-Msg-Id": str(event.event_id)}
-        )
-    finally:
-        await nc.close()
+    await publish_event(nats_url, JOB_REQUESTED, event.model_dump_json().encode(), str(event.event_id))
     return job_id
 
 

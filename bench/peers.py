@@ -256,8 +256,10 @@ def _stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
 
 
 def _start_floor(stack: Stack, prefix: str, modules: list[int], timeout: float) -> subprocess.Popen[str]:
+    # The floor makes a stream of its own: the operator's NATS user may.
+    nats_url = stack.nats.url_as("admin") if stack.nats else stack.nats_url
     return subprocess.Popen(
-        [sys.executable, str(BENCH_DIR / "_floor_peer.py"), "--nats-url", stack.nats_url,
+        [sys.executable, str(BENCH_DIR / "_floor_peer.py"), "--nats-url", nats_url,
          "--database-url", stack.database_url, "--run-prefix", prefix, "--modules", json.dumps(modules),
          "--timeout", str(timeout)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
@@ -375,7 +377,8 @@ async def main(args: argparse.Namespace) -> None:
             print(f"Redis: {args.redis_url} on this machine, for the Celery row; {seen}")
     rows: list[Row] = []
     with Stack(settings=Settings(data_dir=data_dir)) as stack:
-        await prepare_peer_table(stack.database_url)
+        # The peers' table is the bench's own: the schema owner makes it, the app role writes its rows.
+        await prepare_peer_table(stack.postgres.owner_url if stack.postgres else stack.database_url)
         for employees in args.employees:
             modules = [DEFAULT_MODULES] * employees
             if "coursegen" in args.systems:

@@ -109,3 +109,27 @@ def test_migrate_keeps_tls_for_remote_servers(url: str, sslmode: str | None) -> 
         assert "sslmode" not in converted
     else:
         assert f"sslmode={sslmode}" in converted
+
+
+async def test_a_deleted_data_dir_starts_afresh(tmp_path: Any) -> None:
+    """As root the cluster lives outside the data dir; deleting the data dir (and its passwords) must not
+    leave a cluster nobody can sign in to."""
+    import os
+    import shutil
+
+    data = tmp_path / "postgres"
+    first = EmbeddedPostgres(data).start()
+    first.stop()
+    shutil.rmtree(data)
+
+    again = EmbeddedPostgres(data).start()
+    try:
+        conn = await asyncpg.connect(again.url)
+        try:
+            assert await conn.fetchval("SELECT current_user") == APP_ROLE
+        finally:
+            await conn.close()
+        if os.geteuid() == 0:
+            assert (data / "cluster-location").exists()
+    finally:
+        again.destroy()

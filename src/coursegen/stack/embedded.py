@@ -287,6 +287,10 @@ class EmbeddedPostgres:
             user=self._owner() if as_server else None,
         )
 
+    def _orphaned_cluster(self) -> bool:
+        base = self.base_dir
+        return base != self.data_dir and base.name.startswith("coursegen-pg-") and base.exists()
+
     def _prepare_base(self) -> None:
         """As root: the server user's own folder, made (or checked) without touching any other."""
         base = self.base_dir
@@ -304,6 +308,10 @@ class EmbeddedPostgres:
             )
 
     def _prepare(self) -> None:
+        if not self.passwords_file.exists() and self._orphaned_cluster():
+            # The data dir was deleted, and with it the cluster's passwords: that cluster can never be
+            # signed in to again. It was this data dir's own (its folder is named after it): start afresh.
+            shutil.rmtree(self.base_dir, ignore_errors=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         passwords = {role: secrets.token_urlsafe(24) for role in ("postgres", OWNER_ROLE, APP_ROLE)}
         if self.passwords_file.exists():

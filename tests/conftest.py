@@ -91,6 +91,10 @@ def settings(nats_server: EmbeddedNats, postgres: EmbeddedPostgres, data_dir: Pa
         max_deliveries=4,
         retry_base_delay_seconds=0.2,
         retry_max_delay_seconds=1.0,
+        # Tests reuse a company for many jobs that never run (nothing consumes them): the
+        # per-company limits have tests of their own.
+        max_active_jobs_per_company=10_000,
+        max_jobs_per_minute_per_company=10_000,
     )
 
 

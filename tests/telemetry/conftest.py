@@ -85,7 +85,9 @@ async def traced_run(settings: Settings, tmp_path_factory: pytest.TempPathFactor
     stack_settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         nats_url=settings.nats_url,
+        nats_passwords_file=settings.nats_passwords_file,
         database_url=settings.database_url,
+        migrate_database_url=settings.migrate_database_url,
         data_dir=data_dir,
         metrics_port=free_port_run(12),
     )

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from coursegen.shared.store import kb
 from coursegen.shared.store._pool import Connection
 
 
@@ -93,20 +94,15 @@ async def add_document(
 ) -> uuid.UUID:
     """Add (or replace, by source name) one of the company's documents with its (heading, content) passages."""
     await conn.execute("DELETE FROM kb_documents WHERE company_id = $1 AND source_path = $2", company_id, source_path)
-    document_id: uuid.UUID = await conn.fetchval(
-        "INSERT INTO kb_documents (company_id, title, source_path, format, content_hash) "
-        "VALUES ($1, $2, $3, $4, $5) RETURNING document_id",
-        company_id,
-        title,
-        source_path,
-        fmt,
-        content_hash,
+    return await kb.insert_document(
+        conn,
+        company_id=company_id,
+        title=title,
+        source_path=source_path,
+        fmt=fmt,
+        content_hash=content_hash,
+        passages=list(passages),
     )
-    await conn.executemany(
-        "INSERT INTO kb_passages (document_id, passage_index, heading, content) VALUES ($1, $2, $3, $4)",
-        [(document_id, i, heading, content) for i, (heading, content) in enumerate(passages)],
-    )
-    return document_id
 
 
 async def delete_document(conn: Connection, company_id: uuid.UUID, document_id: uuid.UUID) -> bool:

@@ -19,8 +19,8 @@ from coursegen.shared.store.reports import (
     course_run_states,
     job_output_counts,
     job_state,
-    trace_courses,
 )
+from coursegen.shared.store.timeline import load_timeline
 from coursegen.stack.seed import EMPLOYEES, ROLES, seed_company
 
 
@@ -124,7 +124,7 @@ async def test_a_job_view_shows_its_own_company_and_nothing_of_another(db: async
         # Asked with another company, the same job has nothing at all.
         assert await course_run_states(conn, theirs, our_job) == []
         assert await course_documents(conn, theirs, our_job) == []
-        assert await trace_courses(conn, theirs, our_job) == []
+        assert await load_timeline(conn, theirs, our_job) is None
         assert await agent_run_usage(conn, theirs, our_job) == []
         assert await unfinished_runs(conn, theirs, our_job) == []
         counts = await job_output_counts(conn, theirs, our_job)

@@ -14,7 +14,8 @@ from typing import Annotated
 import typer
 
 from coursegen.cli._common import out, parse_uuid, read_job, read_settings
-from coursegen.shared.store import connect
+from coursegen.shared.store import Database, connect
+from coursegen.shared.store.reports import find_job
 from coursegen.shared.store.timeline import CourseTimeline, JobTimeline, Step, load_timeline
 
 __all__ = ["CourseTimeline", "JobTimeline", "Step", "load_timeline", "render", "trace"]
@@ -85,9 +86,12 @@ def _bar(offset: float, seconds: float | None, span: float) -> str:
 
 
 async def _load(database_url: str, job_id: uuid.UUID) -> JobTimeline | None:
-    db = await connect(database_url, min_size=1, max_size=1)
+    db = Database(await connect(database_url, min_size=1, max_size=1))
     try:
-        return await load_timeline(db, job_id)
+        async with db.connection() as conn:
+            # The operator's command acts on any job: the timeline is read in the job's own company.
+            job = await find_job(conn, job_id)
+            return await load_timeline(conn, job.company_id, job_id) if job else None
     finally:
         await db.close()
 

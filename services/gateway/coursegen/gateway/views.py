@@ -237,7 +237,5 @@ def waterfall(timeline: JobTimeline) -> list[CourseWaterfall]:
 
 async def job_waterfall(db: Database, company_id: uuid.UUID, job_id: uuid.UUID) -> list[CourseWaterfall]:
     async with db.connection() as conn:
-        if not await reads.job_belongs(conn, company_id, job_id):
-            return []
-        timeline = await load_timeline(conn, job_id)
+        timeline = await load_timeline(conn, company_id, job_id)
     return waterfall(timeline) if timeline else []

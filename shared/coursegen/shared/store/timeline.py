@@ -1,6 +1,6 @@
 """A job's handoffs as a timeline per course run: what ``coursegen trace`` and the app's trace view show.
 
-Read by job id: the caller checks the job is the company's first (the app does, through its own reads).
+Read for one company: another company's job has no timeline.
 """
 
 from __future__ import annotations
@@ -86,8 +86,10 @@ class JobTimeline:
     courses: list[CourseTimeline]
 
 
-async def load_timeline(db: Executor, job_id: uuid.UUID) -> JobTimeline | None:
-    job = await db.fetchrow("SELECT status FROM course_generation_jobs WHERE job_id = $1", job_id)
+async def load_timeline(db: Executor, company_id: uuid.UUID, job_id: uuid.UUID) -> JobTimeline | None:
+    job = await db.fetchrow(
+        "SELECT status FROM course_generation_jobs WHERE job_id = $1 AND company_id = $2", job_id, company_id
+    )
     if job is None:
         return None
     courses = {

@@ -92,7 +92,12 @@ async def wait_for_database(url: str, *, timeout: float = 60.0, max_size: int = 
     while True:
         try:
             return await connect(url, max_size=max_size)
-        except (OSError, asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.PostgresConnectionError):
+        except (OSError, asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.PostgresConnectionError) as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Python 3.11's wait_for (inside asyncpg's connect) can let a connect error win over a
+                # cancel that came at the same moment: the caller asked to stop, so stop.
+                raise asyncio.CancelledError from exc
             if asyncio.get_running_loop().time() + delay > deadline:
                 raise
             await asyncio.sleep(delay)

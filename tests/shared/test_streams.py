@@ -11,9 +11,11 @@ import pytest
 from nats.js.api import StreamConfig
 
 from coursegen.shared.bus import ensure_streams
+from coursegen.shared.service import running
 from coursegen.shared.settings import Settings
-from coursegen.shared.subjects import ADVISORY_STREAM, ALL, STREAM
+from coursegen.shared.subjects import ADVISORY_STREAM, ALL, MAX_DELIVERIES_ADVISORY, STREAM
 from coursegen.stack.embedded import EmbeddedNats
+from tests.helpers import service_definition
 
 
 @pytest.fixture
@@ -40,3 +42,32 @@ async def test_an_existing_stream_keeps_its_limits(own_nats: EmbeddedNats, caplo
         assert (await js.stream_info(ADVISORY_STREAM)).config.name == ADVISORY_STREAM
     finally:
         await nc.close()
+
+
+async def test_the_tracker_starts_beside_an_operators_dead_letter_stream_and_leaves_it_alone(
+    settings: Settings,
+) -> None:
+    """The tracker subscribes to the advisory stream without declaring it: as its own NATS user it may not
+    update a stream, and an operator's limits (and replicas) must survive every start."""
+    server = EmbeddedNats(Path(tempfile.mkdtemp(prefix="coursegen-streams-")) / "nats", secure=True).start()
+    try:
+        own = settings.model_copy(
+            update={"nats_url": server.url_as("admin"), "nats_passwords_file": server.passwords_file}
+        )
+        nc = await nats.connect(own.nats_url)
+        try:
+            js = nc.jetstream()
+            await js.add_stream(StreamConfig(name=STREAM, subjects=[ALL], max_age=24 * 3600))
+            await js.add_stream(
+                StreamConfig(name=ADVISORY_STREAM, subjects=[MAX_DELIVERIES_ADVISORY], max_age=3600, max_msgs=777)
+            )
+
+            async with running(service_definition("tracker"), own):
+                info = await js.stream_info(ADVISORY_STREAM)
+                assert (info.config.max_age, info.config.max_msgs) == (3600, 777)
+                consumers = [c.name for c in await js.consumers_info(ADVISORY_STREAM)]
+                assert consumers, "the tracker bound its dead-letter consumer"
+        finally:
+            await nc.close()
+    finally:
+        server.stop()

@@ -52,10 +52,11 @@ def make_stream(settings: Settings, *, declare: bool = True) -> JStream:
     )
 
 
-def make_advisory_stream(settings: Settings) -> JStream:
+def make_advisory_stream(settings: Settings, *, declare: bool = True) -> JStream:
     """The stream that keeps MAX_DELIVERIES advisories for the dead-letter path."""
     return JStream(
         name=ADVISORY_STREAM,
+        declare=declare,
         subjects=[MAX_DELIVERIES_ADVISORY],
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,

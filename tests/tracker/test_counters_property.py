@@ -68,10 +68,16 @@ class BusAway(Exception):
 @dataclass
 class FlakyBus(RecordingBus):
     fail_next: Callable[[], bool] = lambda: False
+    max_outage = 3
+    """Publishes refused in a row, at most: the bus comes back (else an example of all outages replays
+    one delivery thousands of times and proves nothing more)."""
+    refused_in_a_row = 0
 
     async def publish(self, subject: str, event: Event, *, headers: Any = None) -> None:
-        if self.fail_next():
+        if self.refused_in_a_row < self.max_outage and self.fail_next():
+            self.refused_in_a_row += 1
             raise BusAway(subject)
+        self.refused_in_a_row = 0
         await super().publish(subject, event, headers=headers)
 
 
@@ -194,7 +200,7 @@ def job_shapes(draw: st.DrawFn) -> list[tuple[int, list[bool], int | None, bool]
 # Each example plays a whole job against the database: no shrinking (it would replay hundreds of them);
 # a failure is reported as the example that failed.
 @hypothesis_settings(
-    max_examples=15,
+    max_examples=40,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=list(HealthCheck),

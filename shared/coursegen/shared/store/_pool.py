@@ -31,10 +31,18 @@ class Database:
         self.pool = pool
 
     @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        """One connection for a unit of work (a message, a request): one acquire, many statements."""
+    async def connection(self, company_id: uuid.UUID | None = None) -> AsyncIterator[Connection]:
+        """One connection for a unit of work (a message, a request): one acquire, many statements.
+
+        With ``company_id``, the statements run in one transaction scoped to that company (row-level security).
+        """
         async with self.pool.acquire() as conn:
-            yield conn
+            if company_id is None:
+                yield conn
+                return
+            async with conn.transaction():
+                await scope_to_company(conn, company_id)
+                yield conn
 
     @contextlib.asynccontextmanager
     async def transaction(self, company_id: uuid.UUID | None = None) -> AsyncIterator[Connection]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from coursegen.shared.courseview.model import DEFAULT_PASS_MARK, CourseView, NarrationAudio
 from coursegen.shared.store import Connection
-from coursegen.shared.store.courses import get_course
+from coursegen.shared.store.courses import get_course, version_media
 from coursegen.shared.store.narration import narration_audio
+from coursegen.shared.store.versions import Version
 
 
 async def load_course_view(
@@ -23,3 +25,15 @@ async def load_course_view(
     clips = await narration_audio(conn, stored.session_id, company_id)
     audio = {i: NarrationAudio(mime=c.mime, data=c.audio) for i, c in clips.items()}
     return CourseView.from_stored(stored, audio=audio, pass_mark=pass_mark)
+
+
+async def load_version_view(conn: Connection, version: Version, *, pass_mark: int = DEFAULT_PASS_MARK) -> CourseView:
+    """One version of a company's course as a view (a draft under review, or what learners see).
+
+    Raises ``CourseDataError`` when the stored version cannot be shown.
+    """
+    media = await version_media(conn, version.company_id, version.session_id, version.course)
+    by_index: dict[int, dict[str, Any]] = {
+        m.module_index: {"diagram_svg": m.diagram_svg, "skills": m.skills} for m in media
+    }
+    return CourseView.from_json(version.course, course_id=version.course_id, media=by_index, pass_mark=pass_mark)

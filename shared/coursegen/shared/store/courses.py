@@ -223,19 +223,7 @@ async def get_course(conn: Connection, course_id: uuid.UUID, company_id: uuid.UU
     if row is None:
         return None
     svgs = {r["module_index"]: r["diagram_svg"] for r in await conn.fetch(_DIAGRAMS, course_id, company_id)}
-    planned = {
-        int(m.get("module_index", i)): m for i, m in enumerate(row["planned_modules"] or []) if isinstance(m, dict)
-    }
-    indexes = sorted(set(svgs) | set(planned))
-    media = tuple(
-        ModuleMedia(
-            module_index=i,
-            diagram_svg=svgs.get(i),
-            skills=tuple(str(s) for s in planned.get(i, {}).get("skills", [])),
-            objectives=tuple(str(o) for o in planned.get(i, {}).get("objectives", [])),
-        )
-        for i in indexes
-    )
+    media = _media(svgs, row["planned_modules"])
     return StoredCourse(
         course_id=row["course_id"],
         company_id=row["company_id"],
@@ -248,6 +236,52 @@ async def get_course(conn: Connection, course_id: uuid.UUID, company_id: uuid.UU
         created_at=row["created_at"],
         media=media,
     )
+
+
+def _media(svgs: dict[int, str], planned_modules: list[Any] | None) -> tuple[ModuleMedia, ...]:
+    planned = {int(m.get("module_index", i)): m for i, m in enumerate(planned_modules or []) if isinstance(m, dict)}
+    return tuple(
+        ModuleMedia(
+            module_index=i,
+            diagram_svg=svgs.get(i),
+            skills=tuple(str(s) for s in planned.get(i, {}).get("skills", [])),
+            objectives=tuple(str(o) for o in planned.get(i, {}).get("objectives", [])),
+        )
+        for i in sorted(set(svgs) | set(planned))
+    )
+
+
+async def version_media(
+    conn: Connection, company_id: uuid.UUID, session_id: str, course: dict[str, Any]
+) -> tuple[ModuleMedia, ...]:
+    """The media of one version of a course (its JSON ``course``, assembled from run ``session_id``): each module's
+    diagram as rendered for the revision whose Mermaid source the version carries, or the newest one."""
+    rows = await conn.fetch(
+        """
+        SELECT m.module_index, m.revision, m.diagram_mermaid, m.diagram_svg
+          FROM module_multimedia m JOIN course_runs r ON r.session_id = m.session_id
+         WHERE m.session_id = $1 AND r.company_id = $2
+         ORDER BY m.module_index, m.revision
+        """,
+        session_id,
+        company_id,
+    )
+    wanted = {m.get("index"): m.get("diagram_mermaid") for m in course.get("modules", []) if isinstance(m, dict)}
+    svgs: dict[int, str] = {}
+    matched: set[int] = set()
+    for r in rows:
+        index = r["module_index"]
+        if index in matched:
+            continue
+        svgs[index] = r["diagram_svg"]
+        if r["diagram_mermaid"] == wanted.get(index):
+            matched.add(index)
+    planned = await conn.fetchval(
+        "SELECT course_structure -> 'modules' FROM cm_course_plans WHERE session_id = $1 AND company_id = $2",
+        session_id,
+        company_id,
+    )
+    return _media(svgs, planned)
 
 
 async def course_company(conn: Connection, course_id: uuid.UUID) -> uuid.UUID | None:

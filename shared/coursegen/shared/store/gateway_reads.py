@@ -243,3 +243,36 @@ async def job_events_since(
         limit,
     )
     return [dict(r) for r in rows]
+
+
+class OutlineWaiting(_Frozen):
+    """A course run waiting for a person to approve its outline."""
+
+    session_id: str
+    job_id: uuid.UUID
+    employee_id: uuid.UUID
+    employee_name: str
+    course_title: str
+    modules: int
+    revision: int
+    since: datetime
+
+
+async def outlines_waiting(conn: Connection, company_id: uuid.UUID, *, limit: int = 200) -> list[OutlineWaiting]:
+    """The company's course runs whose outline waits for review, oldest first."""
+    rows = await conn.fetch(
+        """
+        SELECT r.session_id, r.job_id, r.employee_id, coalesce(e.full_name, r.employee_id::text) AS employee_name,
+               coalesce(p.course_title, '') AS course_title, coalesce(p.total_modules, 0) AS modules,
+               coalesce(p.revision, 0) AS revision, r.updated_at AS since
+          FROM course_runs r
+          JOIN cm_course_plans p ON p.session_id = r.session_id AND p.company_id = r.company_id
+          LEFT JOIN employees e ON e.id = r.employee_id AND e.company_id = r.company_id
+         WHERE r.company_id = $1 AND r.status = 'awaiting_outline_review'
+         ORDER BY r.updated_at, r.session_id
+         LIMIT $2
+        """,
+        company_id,
+        limit,
+    )
+    return [OutlineWaiting.model_validate(dict(r)) for r in rows]

@@ -1,4 +1,4 @@
-"""Learner progress (``learner_progress``, ``quiz_attempts``): per learner, per course, per module.
+"""Learners (``learner_links``, ``learner_progress``, ``quiz_attempts``): per learner, per course, per module.
 
 Progress belongs to the course, not to one version: each row keeps the
 fingerprint of the module's objectives it was earned on, so a newly published
@@ -186,3 +186,76 @@ async def attempts(
         course_id,
     )
     return [QuizAttempt.model_validate(dict(r)) for r in rows]
+
+
+class Learner(BaseModel):
+    """Who opened a personal link: an employee of one company."""
+
+    model_config = ConfigDict(frozen=True)
+
+    company_id: uuid.UUID
+    employee_id: uuid.UUID
+    name: str
+    company_name: str
+
+
+async def create_link(
+    conn: Connection,
+    *,
+    company_id: uuid.UUID,
+    employee_id: uuid.UUID,
+    token_hash: str,
+    created_by: str,
+    expires_at: datetime,
+) -> None:
+    """A personal link for an employee of this company (refused for another company's employee)."""
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO learner_links (token_hash, company_id, employee_id, created_by, expires_at)
+        SELECT $1, e.company_id, e.id, $4, $5 FROM employees e WHERE e.company_id = $2 AND e.id = $3
+        RETURNING 1
+        """,
+        token_hash,
+        company_id,
+        employee_id,
+        created_by,
+        expires_at,
+    )
+    if inserted is None:
+        raise LookupError(f"company {company_id} has no employee {employee_id}")
+
+
+async def learner_of_link(conn: Connection, token_hash: str) -> Learner | None:
+    """The employee a personal link belongs to, while it is neither expired nor revoked."""
+    row = await conn.fetchrow(
+        """
+        SELECT l.company_id, l.employee_id, e.full_name AS name, c.name AS company_name
+          FROM learner_links l
+          JOIN employees e ON e.id = l.employee_id AND e.company_id = l.company_id AND e.is_active
+          JOIN companies c ON c.id = l.company_id
+         WHERE l.token_hash = $1 AND l.revoked_at IS NULL AND l.expires_at > now()
+        """,
+        token_hash,
+    )
+    return Learner.model_validate(dict(row)) if row else None
+
+
+async def revoke_links(conn: Connection, company_id: uuid.UUID, employee_id: uuid.UUID) -> int:
+    """Revoke every open personal link of an employee; how many were open."""
+    result: str = await conn.execute(
+        "UPDATE learner_links SET revoked_at = now() WHERE company_id = $1 AND employee_id = $2 "
+        "AND revoked_at IS NULL AND expires_at > now()",
+        company_id,
+        employee_id,
+    )
+    return int(result.rsplit(" ", 1)[-1])
+
+
+async def open_links(conn: Connection, company_id: uuid.UUID, employee_id: uuid.UUID) -> int:
+    count = await conn.fetchval(
+        "SELECT count(*) FROM learner_links WHERE company_id = $1 AND employee_id = $2 "
+        "AND revoked_at IS NULL AND expires_at > now()",
+        company_id,
+        employee_id,
+    )
+    return int(count or 0)

@@ -312,3 +312,47 @@ async def company_of_course(conn: Connection, course_id: uuid.UUID) -> uuid.UUID
     as that company. Pages and the API take the company from the signed-in user instead."""
     company_id: uuid.UUID | None = await conn.fetchval("SELECT company_id FROM courses WHERE course_id = $1", course_id)
     return company_id
+
+
+class CourseListing(BaseModel):
+    """One course on the review list: its newest version, its published one, and the newest's open flags."""
+
+    model_config = ConfigDict(frozen=True)
+
+    course_id: uuid.UUID
+    employee_id: uuid.UUID
+    employee_name: str
+    title: str
+    latest_version: int
+    latest_status: VersionStatus
+    latest_at: datetime
+    published_version: int | None
+    open_flags: int
+
+
+async def list_courses(
+    conn: Connection, company_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[CourseListing], int]:
+    """The company's courses with versions, those whose newest version is a draft first, newest first."""
+    rows = await conn.fetch(
+        """
+        SELECT c.course_id, c.employee_id, coalesce(e.full_name, c.employee_id::text) AS employee_name,
+               v.title, v.version AS latest_version, v.status AS latest_status, v.created_at AS latest_at,
+               (SELECT p.version FROM course_versions p WHERE p.course_id = c.course_id AND p.company_id = $1
+                   AND p.status = 'published') AS published_version,
+               (SELECT count(*) FROM claim_flags f WHERE f.version_id = v.version_id AND f.company_id = $1)
+                   AS open_flags
+          FROM courses c
+          JOIN LATERAL (SELECT * FROM course_versions x WHERE x.course_id = c.course_id AND x.company_id = $1
+                         ORDER BY x.version DESC LIMIT 1) v ON true
+          LEFT JOIN employees e ON e.id = c.employee_id AND e.company_id = c.company_id
+         WHERE c.company_id = $1
+         ORDER BY (v.status = 'draft') DESC, v.created_at DESC, c.course_id
+         LIMIT $2 OFFSET $3
+        """,
+        company_id,
+        limit,
+        offset,
+    )
+    total = await conn.fetchval("SELECT count(*) FROM courses WHERE company_id = $1", company_id)
+    return [CourseListing.model_validate(dict(r)) for r in rows], int(total or 0)

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from coursegen.gateway.settings import GatewaySettings
 from coursegen.shared.settings import Settings
 from coursegen.shared.store import Database
 from coursegen.shared.store.users import create_api_key, create_user
+from coursegen.stack.seed import EMPLOYEES, DemoEmployee
 from tests.helpers import make_company
 
 PASSWORD = "correct horse battery"
@@ -68,8 +69,8 @@ async def gateway_url(settings: Settings) -> AsyncIterator[str]:
         await asyncio.wait_for(task, 10)
 
 
-async def new_tenant(db: asyncpg.Pool[Any]) -> Tenant:
-    company_id, employees = await make_company(db)
+async def new_tenant(db: asyncpg.Pool[Any], *, employees: Sequence[DemoEmployee] = EMPLOYEES) -> Tenant:
+    company_id, employees_by_email = await make_company(db, employees=employees)
     email = f"user-{uuid.uuid4().hex[:8]}@example.com"
     key, prefix, key_hash = new_api_key()
     async with Database(db).transaction(company_id) as conn:
@@ -77,7 +78,7 @@ async def new_tenant(db: asyncpg.Pool[Any]) -> Tenant:
             conn, company_id=company_id, email=email, name="Test User", password_hash=hash_password(PASSWORD)
         )
         await create_api_key(conn, company_id=company_id, name="tests", prefix=prefix, key_hash=key_hash)
-    return Tenant(company_id, employees, email, PASSWORD, key)
+    return Tenant(company_id, employees_by_email, email, PASSWORD, key)
 
 
 @pytest.fixture

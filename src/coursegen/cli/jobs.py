@@ -42,6 +42,14 @@ def generate(
     token_budget: Annotated[
         int | None, typer.Option(min=1, help="Most tokens the whole job may spend.", show_default=False)
     ] = None,
+    review_outline: Annotated[
+        bool,
+        typer.Option(
+            "--review-outline",
+            help="Each course run waits for a person to approve its outline (in the app's Review "
+            "page, or with coursegen review outline) before the writing starts.",
+        ),
+    ] = False,
     follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Show progress until the job ends.")] = True,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds to follow before giving up.")] = 3600.0,
 ) -> None:
@@ -53,13 +61,23 @@ def generate(
     try:
         request, job_id = asyncio.run(
             submit_job(
-                settings.nats_url, company, employee or None, token_budget, options=connect_options(settings, CLIENT)
+                settings.nats_url,
+                company,
+                employee or None,
+                token_budget,
+                options=connect_options(settings, CLIENT),
+                review_outline=review_outline,
             )
         )
     except SubmitError as exc:
         fail(str(exc))
     console.print(f"job [bold]{job_id}[/] requested (event {request.event_id})")
-    if not follow:
+    if review_outline:
+        console.print(
+            "each outline waits for review: approve it in the app's Review page, or with "
+            "coursegen review outline RUN --approve"
+        )
+    if not follow or review_outline:
         console.print(f"follow it with: coursegen status {job_id}")
         return
     assert settings.database_url

@@ -58,6 +58,7 @@ async def submit_job(
     *,
     timeout: float = 10.0,
     options: Mapping[str, Any] | None = None,
+    review_outline: bool = False,
 ) -> tuple[JobRequested, uuid.UUID]:
     """Publish ``coursegen.job.requested`` and wait for JetStream's ack.
 
@@ -72,6 +73,7 @@ async def submit_job(
         employee_ids=list(employee_ids or []),
         all_employees=employee_ids is None,
         token_budget=token_budget,
+        review_outline=review_outline,
         source="cli",
     )
     body = event.model_dump_json().encode()

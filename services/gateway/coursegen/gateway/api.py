@@ -412,6 +412,8 @@ class JobIn(Input):
     """With ``employees: selected``."""
     token_budget: int | None = Field(default=None, gt=0, le=10**12)
     """Most tokens the whole job may spend."""
+    review_outline: bool = Field(default=False, strict=True)
+    """Each course run waits for a person to approve its outline before the writing starts."""
 
 
 class JobAccepted(BaseModel):
@@ -480,6 +482,7 @@ async def submit(request: Request, caller: Any, job: JobIn, event_id: uuid.UUID 
         token_budget=job.token_budget,
         requested_by=caller.user_id,
         event_id=event_id,
+        review_outline=job.review_outline,
     )
     assert event.job_id is not None
     async with _db(request).transaction(company_id) as conn:

@@ -9,8 +9,8 @@ import nats.js.errors
 from nats.js import JetStreamContext
 
 from coursegen.gateway.problems import Problem
-from coursegen.shared.events import Event, JobControl, JobRequested
-from coursegen.shared.subjects import JOB_CANCEL, JOB_REQUESTED, JOB_RESUME, STREAM
+from coursegen.shared.events import Event, JobControl, JobRequested, ModuleReview, OutlineReview
+from coursegen.shared.subjects import JOB_CANCEL, JOB_REQUESTED, JOB_RESUME, REVIEW_MODULE, REVIEW_OUTLINE, STREAM
 
 PUBLISH_TIMEOUT = 10.0
 
@@ -42,6 +42,7 @@ async def request_job(
     token_budget: int | None,
     requested_by: uuid.UUID | None,
     event_id: uuid.UUID | None = None,
+    review_outline: bool = False,
 ) -> JobRequested:
     """``coursegen.job.requested``; ``employee_ids=None`` asks for every active employee."""
     event = JobRequested(
@@ -52,6 +53,7 @@ async def request_job(
         all_employees=employee_ids is None,
         token_budget=token_budget,
         requested_by=requested_by,
+        review_outline=review_outline,
         source="gateway",
     )
     await publish(js, JOB_REQUESTED, event)
@@ -64,3 +66,9 @@ async def control_job(
     """``coursegen.job.resume`` or ``coursegen.job.cancel``, naming the caller's company (checked against the job)."""
     subject = JOB_RESUME if action == "resume" else JOB_CANCEL
     await publish(js, subject, JobControl(job_id=job_id, company_id=company_id, reason=reason, source="gateway"))
+
+
+async def review(js: JetStreamContext, command: OutlineReview | ModuleReview) -> None:
+    """``coursegen.review.outline`` or ``coursegen.review.module``: the coordinator applies it, checked against
+    the course run's company."""
+    await publish(js, REVIEW_OUTLINE if isinstance(command, OutlineReview) else REVIEW_MODULE, command)

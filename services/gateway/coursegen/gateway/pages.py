@@ -437,6 +437,7 @@ async def generate(
     role_id: Annotated[str, Form()] = "",
     employee_ids: Annotated[list[str] | None, Form()] = None,
     token_budget: Annotated[str, Form()] = "",
+    review_outline: Annotated[bool, Form()] = False,
 ) -> Response:
     try:
         job = api.JobIn(
@@ -444,6 +445,7 @@ async def generate(
             role_id=uuid.UUID(role_id) if role_id else None,
             employee_ids=[uuid.UUID(e) for e in employee_ids or []],
             token_budget=int(token_budget) if token_budget.strip() else None,
+            review_outline=review_outline,
         )
     except (ValidationError, ValueError) as exc:
         raise Problem(422, _validation_message(exc), title="Invalid request") from None

@@ -110,6 +110,21 @@ async def last_round(conn: Connection, session_id: str) -> int:
     return int(value)
 
 
+async def changes_in_progress(conn: Connection, company_id: uuid.UUID, session_id: str) -> list[ReviewRequest]:
+    """The run's change requests whose new version has not been assembled yet, oldest first."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_REQUEST_COLUMNS} FROM review_requests q
+         WHERE q.company_id = $1 AND q.session_id = $2 AND q.kind = 'change_request'
+           AND NOT EXISTS (SELECT 1 FROM course_versions v WHERE v.session_id = q.session_id AND v.round = q.round)
+         ORDER BY q.round
+        """,
+        company_id,
+        session_id,
+    )
+    return [ReviewRequest.model_validate(dict(r)) for r in rows]
+
+
 async def outline_comments(conn: Connection, session_id: str, up_to_round: int) -> list[str]:
     """The comments of every rejected outline of the run, oldest first: the planner's input."""
     rows = await conn.fetch(

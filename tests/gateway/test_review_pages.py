@@ -43,19 +43,19 @@ async def form_token(client: httpx.AsyncClient, path: str = "/review") -> str:
 
 
 @pytest.fixture
-async def reviewers(gateway_url: str, db: asyncpg.Pool[Any]) -> AsyncIterator[tuple[Tenant, Any, Any]]:
+async def reviewers(gateway_url: str, db: asyncpg.Pool[Any]) -> AsyncIterator[tuple[Tenant, Tenant, Any, Any]]:
     tenant = await new_tenant(db, employees=(FOUR_MODULES,))
     other = await new_tenant(db)
     mine, theirs = await signed_in(gateway_url, tenant), await signed_in(gateway_url, other)
-    yield tenant, mine, theirs
+    yield tenant, other, mine, theirs
     await mine.aclose()
     await theirs.aclose()
 
 
 async def test_review_pages_are_the_companys_own_and_publishing_needs_a_recorded_override(
-    gateway_url: str, settings: Settings, db: asyncpg.Pool[Any], reviewers: tuple[Tenant, Any, Any]
+    gateway_url: str, settings: Settings, db: asyncpg.Pool[Any], reviewers: tuple[Tenant, Tenant, Any, Any]
 ) -> None:
-    tenant, mine, theirs = reviewers
+    tenant, _, mine, theirs = reviewers
     async with pipeline(settings):
         # The API asks for outline approval as the Generate page does.
         answer = await mine.post(
@@ -185,3 +185,67 @@ async def test_review_pages_are_the_companys_own_and_publishing_needs_a_recorded
         # A new link revokes the old one.
         await mine.post(f"{page}/learner-link", data={"csrf_token": token})
         assert (await learner.get("/learn")).status_code == 401
+
+
+async def test_the_review_api_is_the_companys_own(
+    gateway_url: str, settings: Settings, db: asyncpg.Pool[Any], reviewers: tuple[Tenant, Tenant, Any, Any]
+) -> None:
+    tenant, other, _, _ = reviewers
+    key = {"Authorization": f"Bearer {tenant.api_key}"}
+    their_key = {"Authorization": f"Bearer {other.api_key}"}
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as api, pipeline(settings):
+        job = await api.post("/api/v1/jobs", json={"review_outline": True}, headers=key)
+        job_id = uuid.UUID(job.json()["job_id"])
+        session_id: str = await wait_for(db, "SELECT session_id FROM course_runs WHERE job_id = $1", job_id)
+        await wait_for_status(db, session_id, "awaiting_outline_review")
+        waiting = (await api.get("/api/v1/outlines", headers=key)).json()
+        assert [o["session_id"] for o in waiting] == [session_id]
+        assert (await api.get("/api/v1/outlines", headers=their_key)).json() == []
+        outline = f"/api/v1/outlines/{session_id}"
+        assert (await api.get(outline, headers=their_key)).status_code == 404
+        planned = (await api.get(outline, headers=key)).json()
+        assert planned["waiting"] is True and len(planned["modules"]) == 4
+        decision = {"decision": "approve", "modules": [
+            {"title": m["title"], "skills": m["skills"], "objectives": m["objectives"]} for m in planned["modules"][:2]
+        ]}  # fmt: skip
+        assert (await api.post(f"{outline}/decision", json=decision, headers=their_key)).status_code == 404
+        rejected = await api.post(f"{outline}/decision", json={"decision": "reject"}, headers=key)
+        assert rejected.status_code == 422
+        accepted = await api.post(f"{outline}/decision", json={**decision, "reviewer": "hr-system"}, headers=key)
+        assert accepted.status_code == 202, accepted.text
+        assert (await wait_for_job(db, job_id, timeout=120))["status"] == "completed"
+
+    listed = (await api_get(gateway_url, "/api/v1/reviews/courses", key)).json()
+    [course] = listed["items"]
+    assert (course["latest_version"], course["latest_status"], course["published_version"]) == (1, "draft", None)
+    assert (await api_get(gateway_url, "/api/v1/reviews/courses", their_key)).json()["items"] == []
+    base = f"/api/v1/reviews/courses/{course['course_id']}"
+    version = (await api_get(gateway_url, f"{base}/versions/1", key)).json()
+    assert len(version["course"]["modules"]) == 2 and len(version["flags"]) == course["open_flags"]
+    for path in (f"{base}/versions", f"{base}/versions/1", f"{base}/compare?before=1&after=1", f"{base}/audit"):
+        assert (await api_get(gateway_url, path, their_key)).status_code == 404, path
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as api:
+        theirs = await api.post(f"{base}/versions/1/publish", json={"override_reason": "x"}, headers=their_key)
+        assert theirs.status_code == 404
+        if course["open_flags"]:
+            held = await api.post(f"{base}/versions/1/publish", json={}, headers=key)
+            assert held.status_code == 409 and "flagged claim" in held.json()["detail"]
+        published = await api.post(
+            f"{base}/versions/1/publish", json={"override_reason": "checked", "reviewer": "hr-system"}, headers=key
+        )
+        assert published.status_code == 200 and published.json()["status"] == "published"
+        edit = {"module_index": 1, "section": "case_studies", "text": "A case from our own backlog."}
+        assert (await api.post(f"{base}/versions/1/edits", json=edit, headers=their_key)).status_code == 404
+        made = await api.post(f"{base}/versions/1/edits", json=edit, headers=key)
+        assert (made.status_code, made.json()["version"], made.json()["based_on"]) == (201, 2, 1)
+        diff = (await api.get(f"{base}/compare?before=1&after=2", headers=key)).json()
+        assert [m["index"] for m in diff["modules"] if m["status"] != "unchanged"] == [1]
+        trail = await api.get(f"{base}/audit?format=csv", headers=key)
+        assert trail.headers["content-type"].startswith("text/csv")
+    actors = {e["actor"] for e in (await api_get(gateway_url, f"{base}/audit", key)).json()}
+    assert actors == {"api key (hr-system)", "api key"}
+
+
+async def api_get(gateway_url: str, path: str, headers: dict[str, str]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as api:
+        return await api.get(path, headers=headers)

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from coursegen.gateway import api, learner_pages, pages, problems, review_pages, views
+from coursegen.gateway import api, learner_pages, pages, problems, review_api, review_pages, views
 from coursegen.gateway.auth import SESSION_COOKIE
 from coursegen.gateway.feed import JobFeed
 from coursegen.gateway.ratelimit import RateLimiter
@@ -147,6 +147,7 @@ def create_app(
     pages.install(app)
     review_pages.install(app)
     app.include_router(api.router)
+    app.include_router(review_api.router)
     app.include_router(pages.router)
     app.include_router(review_pages.router)
     app.include_router(learner_pages.router)

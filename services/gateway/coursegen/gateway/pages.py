@@ -43,6 +43,7 @@ from coursegen.shared.courseview.render import render_course_fragment, static_fi
 from coursegen.shared.store import documents as doc_store
 from coursegen.shared.store import gateway_reads as reads
 from coursegen.shared.store import people as people_store
+from coursegen.shared.store import versions
 from coursegen.shared.store.users import create_session, delete_session, user_by_email
 from coursegen.shared.subjects import STAGES
 
@@ -524,9 +525,12 @@ async def course_page(request: Request, caller: PageCaller, course_id: uuid.UUID
             view = await load_course_view(conn, course_id, caller.company_id)
         except CourseDataError as exc:
             raise Problem(422, f"this course cannot be shown: {exc}", title="Unreadable course") from None
+        versioned = await versions.course_of_session(conn, caller.company_id, course.session_id) if course else None
     if course is None or view is None:
         raise not_found("course")
-    return await render(request, "course.html", course=course, fragment=Markup(render_course_fragment(view)))
+    return await render(
+        request, "course.html", course=course, fragment=Markup(render_course_fragment(view)), versioned=versioned
+    )
 
 
 @router.get("/courses/{course_id}/export")

@@ -10,13 +10,16 @@ never tiktoken's, so a test can tell where stored token counts came from.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 from pydantic import BaseModel
 
 from coursegen.shared.models import Policy, PolicyView
@@ -61,6 +64,12 @@ class OpenAIStub:
             spec = __import__(f"coursegen.{stage}.app", fromlist=["spec"]).spec
             first_line = str(spec.agent.instructions).splitlines()[0]
             self._agents[first_line] = (stage, spec.policy)
+
+    def use_policy(self, stage: str, policy: Policy) -> None:
+        """Answer one agent with another policy (a judge that does what the offline one does not)."""
+        for line, (known, _) in list(self._agents.items()):
+            if known == stage:
+                self._agents[line] = (stage, policy)
 
     @property
     def base_url(self) -> str:
@@ -217,3 +226,15 @@ def _against_schema(output: Any, response_format: dict[str, Any] | None) -> str 
     if missing or extra:
         return f"final output does not fit the schema: missing {sorted(missing)}, extra {sorted(extra)}"
     return None
+
+
+@contextlib.contextmanager
+def serving(stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIStub]:
+    """The stub running, and the OpenAI client of every agent pointed at it."""
+    stub.start()
+    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    try:
+        yield stub
+    finally:
+        stub.stop()

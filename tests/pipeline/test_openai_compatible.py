@@ -19,16 +19,13 @@ from coursegen.shared.settings import Settings
 from coursegen.shared.subjects import STAGES
 from tests.employees import ONE_MODULE
 from tests.helpers import make_company, pipeline, request_job, wait_for_job
-from tests.openai_stub import COMPLETION_TOKENS, OpenAIStub
+from tests.openai_stub import COMPLETION_TOKENS, OpenAIStub, serving
 
 
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIStub]:
-    server = OpenAIStub().start()
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "test")
-    yield server
-    server.stop()
+    with serving(OpenAIStub(), monkeypatch) as server:
+        yield server
 
 
 async def test_a_course_through_an_openai_compatible_server(

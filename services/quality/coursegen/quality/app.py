@@ -10,9 +10,10 @@ import textstat
 from coursegen.quality.agent import Review, quality_agent
 from coursegen.quality.policy import review_policy
 from coursegen.quality.rubric import Rubric
-from coursegen.quality.tools import measure_draft
+from coursegen.quality.tools import draft_claims, measure_draft
 from coursegen.shared.errors import InvalidData
 from coursegen.shared.events import Event, ModuleHandoff
+from coursegen.shared.review.claims import entailment_method
 from coursegen.shared.service import Runtime
 from coursegen.shared.stage import RunInfo, StageContext, StageSpec, claim_unless, stage_service
 from coursegen.shared.store import Connection, quality
@@ -45,6 +46,15 @@ async def store(conn: Connection, ctx: StageContext[ModuleHandoff], review: Revi
     feedback = list(dict.fromkeys([*rubric.feedback(), *review.feedback]))
     if decision is Decision.PASS_WITH_WARNING:
         feedback.insert(0, f"warning: passed after {h.revision} revision(s) below the pass mark ({rubric.score:.0f})")
+    # Each judgement is matched to its claim by number, as cited_claims numbered them from the stored draft.
+    cited = await draft_claims(conn, run.session_id, h.module_index, h.revision) if review.claims else []
+    method = entailment_method(ctx.settings.model_for("quality"))
+    judged = [
+        {"section": key[1], "sentence": key[2], "ref": key[3], "verdict": j.verdict, "method": method}
+        for j in review.claims
+        if 0 <= j.claim < len(cited)
+        for key in [cited[j.claim][0]]
+    ]
     await quality.insert_report(
         conn,
         session_id=run.session_id,
@@ -54,7 +64,7 @@ async def store(conn: Connection, ctx: StageContext[ModuleHandoff], review: Revi
         report=quality.QualityReport(
             score=rubric.score,
             decision=decision,
-            rubric={**rubric.as_dict(), "summary": review.summary, "strengths": review.strengths},
+            rubric={**rubric.as_dict(), "summary": review.summary, "strengths": review.strengths, "claims": judged},
             feedback=feedback,
         ),
     )

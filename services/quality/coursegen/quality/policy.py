@@ -17,4 +17,6 @@ def review_policy(view: PolicyView) -> list[ToolCall] | Review:
         summary=f"Revision {rubric['revision']} scores {rubric['score']:.0f}/100.",
         feedback=list(rubric["feedback"]),
         strengths=strengths,
+        # The offline model judges no entailment: the claims are measured offline when a version is assembled.
+        claims=[],
     )

@@ -2,8 +2,10 @@
 
 Each section is split into sentences; every sentence that cites ``[n]`` is
 compared with the quote of source ``n`` of its module. With a real model this is
-an entailment judgement by the quality agent. This module is the offline
-measure, and says so in every flag's ``method``: the share of the sentence's
+an entailment judgement by the quality agent (``judged``: its verdict on each
+claim, stored with its quality report, named by the model in the flag's
+``method``). Otherwise this module's offline measure decides, and says so in
+every flag's ``method``: the share of the sentence's
 content words (lower-cased, stop words dropped, crude suffixes stripped) that
 appear in the cited passage's quote and heading. It catches a citation to the
 wrong source or a sentence that says something the passage does not mention;
@@ -13,8 +15,9 @@ it cannot tell a paraphrase that reverses the passage's meaning from a faithful 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 OFFLINE_METHOD = "offline lexical support (content-word overlap), not an entailment judgement"
 SUPPORTED_AT = 0.5
@@ -22,6 +25,22 @@ SUPPORTED_AT = 0.5
 WEAK_AT = 0.25
 """Between a quarter and a half: weakly supported. Below: unsupported."""
 SECTIONS = ("introduction", "core_content", "practical_applications", "case_studies", "assessments")
+
+Entailment = Literal["entailed", "neutral", "contradicted"]
+ENTAILMENT_VERDICTS: dict[str, tuple[str, float]] = {
+    "entailed": ("supported", 1.0),
+    "neutral": ("weak", 0.5),
+    "contradicted": ("unsupported", 0.0),
+}
+"""A model's entailment judgement as a claim's verdict and support."""
+
+ClaimKey = tuple[int, str, str, int]
+"""(module index, section, sentence, ref): one cited sentence's citation of one source."""
+
+
+def entailment_method(model: str) -> str:
+    return f"entailment judgement by the quality agent ({model})"
+
 
 _CITATION = re.compile(r"\[(\d+)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -209,24 +228,39 @@ def verdict(score: float) -> str:
     return "weak" if score >= WEAK_AT else "unsupported"
 
 
-def check_module(module: dict[str, Any]) -> list[Claim]:
-    """Every cited sentence of one module (as in a version's course JSON), judged against its source."""
+def cited_claims(module: dict[str, Any]) -> list[tuple[ClaimKey, str]]:
+    """Every cited sentence of one module with the passage it cites (heading and quote; "" for a missing source),
+    in a fixed order: what a judge is shown, and what its verdicts are matched back to."""
     sources = {int(s["ref"]): f"{s.get('heading', '')} {s.get('quote', '')}" for s in module.get("sources", [])}
+    return [
+        ((int(module["index"]), section, sentence, ref), sources.get(ref, ""))
+        for section in SECTIONS
+        for sentence, refs in cited_sentences(module.get("sections", {}).get(section, ""))
+        for ref in refs
+    ]
+
+
+def check_module(module: dict[str, Any], judged: Mapping[ClaimKey, tuple[str, str]] | None = None) -> list[Claim]:
+    """Every cited sentence of one module (as in a version's course JSON), judged against its source: by the
+    model's entailment verdict where ``judged`` has one (verdict, method), by the offline measure otherwise."""
     claims = []
-    for section in SECTIONS:
-        for sentence, refs in cited_sentences(module.get("sections", {}).get(section, "")):
-            for ref in refs:
-                passage = sources.get(ref)
-                score = 0.0 if passage is None else support(sentence, passage)
-                claims.append(Claim(module["index"], section, sentence, ref, round(score, 3), verdict(score)))
+    for key, passage in cited_claims(module):
+        index, section, sentence, ref = key
+        if judged and key in judged:
+            entailment, method = judged[key]
+            verdict_, score = ENTAILMENT_VERDICTS[entailment]
+            claims.append(Claim(index, section, sentence, ref, score, verdict_, method))
+            continue
+        score = support(sentence, passage) if passage else 0.0
+        claims.append(Claim(index, section, sentence, ref, round(score, 3), verdict(score)))
     return claims
 
 
-def check_course(course: dict[str, Any]) -> list[Claim]:
+def check_course(course: dict[str, Any], judged: Mapping[ClaimKey, tuple[str, str]] | None = None) -> list[Claim]:
     """Every cited sentence of a course."""
-    return [c for m in course.get("modules", []) for c in check_module(m)]
+    return [c for m in course.get("modules", []) for c in check_module(m, judged)]
 
 
-def flags(course: dict[str, Any]) -> list[Claim]:
+def flags(course: dict[str, Any], judged: Mapping[ClaimKey, tuple[str, str]] | None = None) -> list[Claim]:
     """The claims a reviewer must look at: weak or unsupported."""
-    return [c for c in check_course(course) if c.verdict != "supported"]
+    return [c for c in check_course(course, judged) if c.verdict != "supported"]

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from coursegen.shared.review import claims
-from coursegen.shared.store import Connection, versions
+from coursegen.shared.store import Connection, quality, versions
 from coursegen.shared.store.runs import CourseRun
 
 PIPELINE_ACTOR = "coursegen"
@@ -24,7 +24,17 @@ def fingerprints(course: dict[str, Any]) -> list[str]:
     return [module_fingerprint(m) for m in course.get("modules", [])]
 
 
-def claim_flags(course: dict[str, Any]) -> list[versions.ClaimFlag]:
+def claim_flags(course: dict[str, Any], judgements: list[dict[str, Any]] | None = None) -> list[versions.ClaimFlag]:
+    """The weak and unsupported claims of a course: by the quality agent's entailment judgement where it made one
+    (``judgements``, as stored with its reports), by the offline measure elsewhere."""
+    judged: dict[claims.ClaimKey, tuple[str, str]] = {
+        (int(j["module_index"]), str(j["section"]), str(j["sentence"]), int(j["ref"])): (
+            str(j["verdict"]),
+            str(j["method"]),
+        )
+        for j in judgements or []
+        if j.get("verdict") in claims.ENTAILMENT_VERDICTS
+    }
     return [
         versions.ClaimFlag(
             module_index=c.module_index,
@@ -35,7 +45,7 @@ def claim_flags(course: dict[str, Any]) -> list[versions.ClaimFlag]:
             verdict=c.verdict,
             method=c.method,
         )
-        for c in claims.flags(course)
+        for c in claims.flags(course, judged)
     ]
 
 
@@ -68,5 +78,5 @@ async def store_draft(
             created_by=created_by,
             based_on=based_on,
         ),
-        claim_flags(course),
+        claim_flags(course, await quality.claim_judgements(conn, run.session_id)),
     )

@@ -89,3 +89,18 @@ async def passed_revision(conn: Connection, session_id: str, module_index: int) 
     if revision is None:
         raise InvalidData(f"module {module_index} of session {session_id} has not passed quality")
     return int(revision)
+
+
+async def claim_judgements(conn: Connection, session_id: str) -> list[dict[str, Any]]:
+    """The quality agent's entailment judgements on the cited sentences of each module's passed revision
+    (none where the offline model reviewed it): each with module_index, section, sentence, ref, verdict, method."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT ON (module_index) module_index, coalesce(rubric -> 'claims', '[]'::jsonb) AS claims
+          FROM quality_reports
+         WHERE session_id = $1 AND decision <> 'revise'
+         ORDER BY module_index, revision DESC
+        """,
+        session_id,
+    )
+    return [{**c, "module_index": r["module_index"]} for r in rows for c in r["claims"] if isinstance(c, dict)]

@@ -113,7 +113,15 @@ async def test_a_new_user_imports_people_generates_and_reads_a_course(
     await score.scroll_into_view_if_needed()
     await shot(page, "10-quiz-score")
 
-    await page.goto(page.url.split("/courses/")[0] + "/jobs")
+    # A citation's source links to the very passage in the knowledge base.
+    passage = page.locator("a.cg-passage").first
+    href = await passage.get_attribute("href")
+    assert href and "#p-" in href
+    await passage.click()
+    await expect(page).to_have_url(re.compile(r"/knowledge/[0-9a-f-]+#p-[0-9a-f-]+$"))
+    await expect(page.locator(f"article#p-{href.split('#p-')[1]}")).to_be_visible()
+
+    await page.goto(page.url.split("/knowledge/")[0] + "/jobs")
     await page.get_by_role("link").filter(has_text=re.compile(r"^[0-9a-f]{8}$")).first.click()
     await page.get_by_role("link", name="Tokens, cost and trace").click()
     await expect(page.get_by_text(re.compile(r"Token reduction: \d+\.\d%"))).to_be_visible()

@@ -516,6 +516,13 @@ async def report_page(request: Request, caller: PageCaller, job_id: uuid.UUID) -
 # --- courses -----------------------------------------------------------------------------------
 
 
+def passage_href(source: Any) -> str:
+    """A cited passage in the app's knowledge base page (a web source has none)."""
+    if source.document_id is None or source.passage_id is None:
+        return ""
+    return f"/knowledge/{source.document_id}#p-{source.passage_id}"
+
+
 @router.get("/courses/{course_id}", response_class=HTMLResponse)
 async def course_page(request: Request, caller: PageCaller, course_id: uuid.UUID) -> HTMLResponse:
     """The course as every export shows it (the shared course view), inside the app's frame."""
@@ -529,7 +536,11 @@ async def course_page(request: Request, caller: PageCaller, course_id: uuid.UUID
     if course is None or view is None:
         raise not_found("course")
     return await render(
-        request, "course.html", course=course, fragment=Markup(render_course_fragment(view)), versioned=versioned
+        request,
+        "course.html",
+        course=course,
+        fragment=Markup(render_course_fragment(view, passage_href=passage_href)),
+        versioned=versioned,
     )
 
 

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from coursegen.gateway import commands
 from coursegen.gateway.auth import Caller, PageCaller
-from coursegen.gateway.pages import PAGE_SIZE, _validation_message, render
+from coursegen.gateway.pages import PAGE_SIZE, _validation_message, passage_href, render
 from coursegen.gateway.problems import Problem, not_found, problem_response
 from coursegen.gateway.security import digest, new_token
 from coursegen.gateway.state import state
@@ -265,7 +265,7 @@ async def _course_page(
         latest=listed[-1],
         flags=flags,
         view=view,
-        fragment=Markup(render_course_fragment(view)),
+        fragment=Markup(render_course_fragment(view, passage_href=passage_href)),
         sections=SECTIONS,
         section_names=SECTION_NAMES,
         open_links=open_links,

@@ -31,6 +31,18 @@ class Source(_Frozen):
     heading: str = ""
     quote: str = ""
     url: str | None = None
+    passage_id: uuid.UUID | None = None
+    """The knowledge-base passage quoted (none for a web page)."""
+    document_id: uuid.UUID | None = None
+
+    @field_validator("passage_id", "document_id", mode="before")
+    @classmethod
+    def _id_or_none(cls, value: Any) -> Any:
+        # A web source has an empty passage id; a malformed one links nowhere rather than failing the course.
+        try:
+            return uuid.UUID(str(value)) if value else None
+        except ValueError:
+            return None
 
     @field_validator("url")
     @classmethod

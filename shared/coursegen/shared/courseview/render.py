@@ -9,7 +9,7 @@ from importlib import resources
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from coursegen.shared.courseview.model import CourseView, ModuleView
+from coursegen.shared.courseview.model import CourseView, ModuleView, Source
 from coursegen.shared.courseview.sanitize import clean_svg, inline_text, markdown_html
 
 SECTIONS = (
@@ -20,6 +20,9 @@ SECTIONS = (
 
 AudioSource = Callable[[ModuleView], str]
 """Where a page finds a module's narration audio: a URL of the app, or (the default) a data: URI."""
+
+PassageLink = Callable[[Source], str]
+"""Where a page links a source's passage in the knowledge base ("" for none): only the app has such pages."""
 
 
 def _inline_audio(module: ModuleView) -> str:
@@ -61,13 +64,19 @@ def inline_script(source: str) -> Markup:
     return Markup(source.replace("</", "<\\/"))
 
 
-def render_course_fragment(view: CourseView, *, paged: bool = False, audio_src: AudioSource | None = None) -> str:
+def render_course_fragment(
+    view: CourseView,
+    *,
+    paged: bool = False,
+    audio_src: AudioSource | None = None,
+    passage_href: PassageLink | None = None,
+) -> str:
     """The course body (an ``<article>``): learning path, modules, quiz, diagrams, sources; all model text escaped.
 
     ``paged`` shows one page at a time with Previous/Next (the player); otherwise the whole course scrolls.
     """
     template = _environment().get_template("fragment.html")
-    return template.render(view=view, paged=paged, audio_src=audio_src or _inline_audio)
+    return template.render(view=view, paged=paged, audio_src=audio_src or _inline_audio, passage_href=passage_href)
 
 
 def render_course_page(

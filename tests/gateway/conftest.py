@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -26,6 +27,8 @@ from coursegen.stack.seed import EMPLOYEES, DemoEmployee
 from tests.helpers import make_company
 
 PASSWORD = "correct horse battery"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+"""The CSRF token a page's forms carry."""
 
 
 def free_port() -> int:
@@ -44,18 +47,10 @@ class Tenant:
     api_key: str
 
 
-@pytest.fixture(scope="session")
-async def gateway_url(settings: Settings) -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def serve_gateway(settings: Settings, gw: GatewaySettings) -> AsyncIterator[str]:
+    """A gateway with these settings on a free port, in this event loop; its base URL."""
     port = free_port()
-    gw = GatewaySettings(
-        _env_file=None,
-        host="127.0.0.1",
-        port=port,
-        rate_per_second=1000,
-        rate_burst=5000,  # type: ignore[call-arg]
-        max_csv_rows=50,
-        max_upload_bytes=256 * 1024,
-    )
     app = create_app(settings, gw)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     task = asyncio.create_task(server.serve())
@@ -63,10 +58,26 @@ async def gateway_url(settings: Settings) -> AsyncIterator[str]:
         if task.done():
             task.result()
         await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.wait_for(task, 10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture(scope="session")
+async def gateway_url(settings: Settings) -> AsyncIterator[str]:
+    gw = GatewaySettings(
+        _env_file=None,
+        host="127.0.0.1",
+        rate_per_second=1000,
+        rate_burst=5000,  # type: ignore[call-arg]
+        max_csv_rows=50,
+        max_upload_bytes=256 * 1024,
+    )
+    async with serve_gateway(settings, gw) as url:
+        yield url
 
 
 async def new_tenant(db: asyncpg.Pool[Any], *, employees: Sequence[DemoEmployee] = EMPLOYEES) -> Tenant:
@@ -105,3 +116,22 @@ async def other_client(gateway_url: str, other_tenant: Tenant) -> AsyncIterator[
         base_url=gateway_url, headers={"Authorization": f"Bearer {other_tenant.api_key}"}, timeout=30
     ) as c:
         yield c
+
+
+async def signed_in(gateway_url: str, tenant: Tenant) -> httpx.AsyncClient:
+    """A browser-like client signed in as the tenant's user (the session cookie, no API key)."""
+    client = httpx.AsyncClient(base_url=gateway_url, timeout=30)
+    token = CSRF.search((await client.get("/login")).text)
+    assert token
+    answer = await client.post(
+        "/login", data={"email": tenant.email, "password": tenant.password, "csrf_token": token.group(1)}
+    )
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+async def form_token(client: httpx.AsyncClient, path: str = "/review") -> str:
+    """The CSRF token of the forms on a page."""
+    found = CSRF.search((await client.get(path)).text)
+    assert found, f"no form on {path}"
+    return found.group(1)

@@ -16,30 +16,11 @@ import httpx
 import pytest
 
 from coursegen.shared.settings import Settings
-from tests.gateway.conftest import Tenant, new_tenant
+from tests.gateway.conftest import CSRF, Tenant, form_token, new_tenant, signed_in
 from tests.helpers import pipeline, wait_for, wait_for_job
 from tests.review._flow import FOUR_MODULES, wait_for_status
 
 pytestmark = pytest.mark.timeout(300)
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-async def signed_in(gateway_url: str, tenant: Tenant) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=gateway_url, timeout=30)
-    token = CSRF.search((await client.get("/login")).text)
-    assert token
-    answer = await client.post(
-        "/login", data={"email": tenant.email, "password": tenant.password, "csrf_token": token.group(1)}
-    )
-    assert answer.status_code == 303, answer.text
-    return client
-
-
-async def form_token(client: httpx.AsyncClient, path: str = "/review") -> str:
-    found = CSRF.search((await client.get(path)).text)
-    assert found, f"no form on {path}"
-    return found.group(1)
 
 
 @pytest.fixture

@@ -121,7 +121,9 @@ async def login(
     await check_csrf(request)
     gw = state(request).gateway
     client = request.client.host if request.client else "?"
-    if state(request).login_limiter.take(f"login:{client}") > 0:
+    # Failed sign-ins from one address are limited; a successful one costs nothing (an office shares an address).
+    limiter, limit_key = state(request).login_limiter, f"login:{client}"
+    if limiter.wait(limit_key) > 0:
         return await render(
             request,
             "login.html",
@@ -136,6 +138,7 @@ async def login(
         async with db.connection() as conn:
             user = await user_by_email(conn, email.strip())
     if not verify_password(user.password_hash if user else None, password) or user is None:
+        limiter.take(limit_key)
         return await render(
             request,
             "login.html",

@@ -37,7 +37,7 @@ class GatewaySettings(BaseSettings):
     rate_burst: int = 200
     """Requests a caller may make at once above the sustained rate."""
     login_attempts_per_minute: int = 10
-    """Sign-in attempts per address and minute."""
+    """Failed sign-ins an address may make per minute (a successful one is not counted); then 429."""
 
 
 def secret_key(settings: GatewaySettings, data_dir: Path) -> str:

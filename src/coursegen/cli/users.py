@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -15,6 +16,8 @@ from coursegen.shared.store import Database, connect
 from coursegen.shared.store.errors import DATABASE_ERRORS
 from coursegen.shared.store.people import create_company, get_company, get_company_by_slug
 from coursegen.shared.store.users import create_api_key, create_user, user_by_email
+
+T = TypeVar("T")
 
 company_app = typer.Typer(
     name="company", help="Companies: each has its own people, documents, jobs and courses.", no_args_is_help=True
@@ -41,9 +44,9 @@ async def _db(url: str) -> Database:
     return Database(await connect(url, min_size=1, max_size=1))
 
 
-def _run(coro: object) -> object:
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        return asyncio.run(coro)
     except DATABASE_ERRORS as exc:
         fail(f"cannot reach the database: {exc}")
 

@@ -34,9 +34,14 @@ async def reviewers(gateway_url: str, db: asyncpg.Pool[Any]) -> AsyncIterator[tu
 
 
 async def test_review_pages_are_the_companys_own_and_publishing_needs_a_recorded_override(
-    gateway_url: str, settings: Settings, db: asyncpg.Pool[Any], reviewers: tuple[Tenant, Tenant, Any, Any]
+    gateway_url: str,
+    settings: Settings,
+    db: asyncpg.Pool[Any],
+    reviewers: tuple[Tenant, Tenant, Any, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tenant, _, mine, theirs = reviewers
+    employee_id = tenant.employees[FOUR_MODULES.email]
     async with pipeline(settings):
         # The API asks for outline approval as the Generate page does.
         answer = await mine.post(
@@ -141,6 +146,16 @@ async def test_review_pages_are_the_companys_own_and_publishing_needs_a_recorded
         assert home.status_code == 200 and FOUR_MODULES.name in home.text and "version 1" in home.text
         course = await learner.get(f"/learn/courses/{course_id}")
         assert course.status_code == 200 and "Reviewed by hand" not in course.text
+        assert "COURSEGEN_XAPI" not in course.text, "no LRS configured: no reporter"
+        # With an LRS, the learner's page reports to it as the learner (the same reporter as the exports).
+        monkeypatch.setenv("COURSEGEN_LRS_URL", "https://lrs.example.com/xAPI/")
+        monkeypatch.setenv("COURSEGEN_LRS_USERNAME", "writer")
+        monkeypatch.setenv("COURSEGEN_LRS_PASSWORD", "secret")
+        reported = (await learner.get(f"/learn/courses/{course_id}")).text
+        assert "window.COURSEGEN_XAPI" in reported and f'"name": "{employee_id}"' in reported
+        monkeypatch.setenv("COURSEGEN_LRS_URL", "ftp://nowhere")
+        assert (await learner.get(f"/learn/courses/{course_id}")).status_code == 200, "a bad LRS URL is not fatal"
+        monkeypatch.delenv("COURSEGEN_LRS_URL")
         assert (await learner.get(f"/learn/courses/{uuid.uuid4()}")).status_code == 404
         # The reviewer's pages are not a learner's.
         assert (await learner.get(page)).status_code == 303

@@ -8,6 +8,7 @@ version's answer key; a passed quiz completes the module.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Annotated
@@ -24,12 +25,14 @@ from coursegen.gateway.problems import Problem
 from coursegen.gateway.security import digest
 from coursegen.gateway.state import state
 from coursegen.shared.courseview.load import load_version_view
-from coursegen.shared.courseview.model import DEFAULT_PASS_MARK, CourseDataError
-from coursegen.shared.courseview.render import render_course_fragment
+from coursegen.shared.courseview.model import DEFAULT_PASS_MARK, CourseDataError, CourseView
+from coursegen.shared.courseview.render import inline_script, render_course_fragment
+from coursegen.shared.courseview.xapi import LrsSettings, xapi_scripts
 from coursegen.shared.review import actions
 from coursegen.shared.store import learners, versions
 from coursegen.shared.store.learners import Learner
 
+log = logging.getLogger("coursegen.gateway")
 router = APIRouter(include_in_schema=False)
 
 LEARNER_COOKIE = "cg_learner"
@@ -91,6 +94,18 @@ class _Shown:
     course: actions.LearnerCourse
     fragment: Markup
     pass_mark: int
+    scripts: tuple[Markup, ...]
+    """The xAPI reporter, when an LRS is configured: the learner's progress goes there too."""
+
+
+def _xapi(view: CourseView, learner: Learner) -> tuple[Markup, ...]:
+    try:
+        found = xapi_scripts(view, LrsSettings(), learner_id=str(learner.employee_id), learner_name=learner.name)
+    except ValueError as exc:
+        # A misconfigured LRS must not keep a learner from their course: the page works, the operator is told.
+        log.warning("no xAPI on the learner's page: %s", exc)
+        return ()
+    return tuple(inline_script(s) for s in found.scripts) if found else ()
 
 
 async def _course(request: Request, learner: Learner, course_id: uuid.UUID) -> _Shown:
@@ -106,7 +121,7 @@ async def _course(request: Request, learner: Learner, course_id: uuid.UUID) -> _
             view = await load_version_view(conn, published)
         except CourseDataError as exc:
             raise Problem(422, f"this course cannot be shown: {exc}", title="Unreadable course") from None
-    return _Shown(mine[course_id], Markup(render_course_fragment(view)), view.pass_mark)
+    return _Shown(mine[course_id], Markup(render_course_fragment(view)), view.pass_mark, _xapi(view, learner))
 
 
 @router.get("/learn/courses/{course_id}", response_class=HTMLResponse)
@@ -114,7 +129,7 @@ async def learner_course(request: Request, learner: LearnerCaller, course_id: uu
     shown = await _course(request, learner, course_id)
     return await render(
         request, "learn_course.html", learner=learner, course=shown.course, fragment=shown.fragment,
-        pass_mark=shown.pass_mark,
+        pass_mark=shown.pass_mark, scripts=shown.scripts,
     )  # fmt: skip
 
 

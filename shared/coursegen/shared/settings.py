@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """PostgreSQL URL of the app role (rows only, never the schema). Unset: ``demo``/``up`` start an
     embedded PostgreSQL."""
+    gateway_database_url: str | None = None
+    """PostgreSQL URL of the gateway's role (``coursegen_gateway``): row-level security keeps each of its
+    transactions to the signed-in caller's company, and a query without a company sees nothing. The
+    gateway connects with it; unset, with ``database_url`` (and warns: the pipeline's role sees every
+    company)."""
     migrate_database_url: str | None = None
     """PostgreSQL URL of the owner role, for ``coursegen migrate``; unset: ``database_url``."""
     nats_user: str | None = None

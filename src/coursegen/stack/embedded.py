@@ -220,9 +220,11 @@ class EmbeddedPostgres:
     user's being opened up, so the cluster goes to a folder of its own under the system
     temp dir (``coursegen-pg-<hash of data_dir>``, 0700, owned by that user).
 
-    Three roles: ``postgres`` (superuser, only for this bootstrap), ``coursegen_owner``
-    (owns the database and schema, runs migrations: ``owner_url``) and ``coursegen_app``
-    (what services use, ``url``: rows only, never the schema).
+    Four roles: ``postgres`` (superuser, only for this bootstrap), ``coursegen_owner``
+    (owns the database and schema, runs migrations: ``owner_url``), ``coursegen_app``
+    (what the pipeline's services use, ``url``: rows only, never the schema) and
+    ``coursegen_gateway`` (the gateway's, ``gateway_url``: rows of the company its
+    transaction is scoped to only, by row-level security).
     """
 
     data_dir: Path
@@ -233,6 +235,11 @@ class EmbeddedPostgres:
     def url(self) -> str:
         """The app role's URL: what services connect with."""
         return self.url_as(APP_ROLE)
+
+    @property
+    def gateway_url(self) -> str:
+        """The gateway role's URL: every row it reads or writes is its transaction's company's."""
+        return self.url_as(GATEWAY_ROLE)
 
     @property
     def owner_url(self) -> str:
@@ -313,7 +320,7 @@ class EmbeddedPostgres:
             # signed in to again. It was this data dir's own (its folder is named after it): start afresh.
             shutil.rmtree(self.base_dir, ignore_errors=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        passwords = {role: secrets.token_urlsafe(24) for role in ("postgres", OWNER_ROLE, APP_ROLE)}
+        passwords = {role: secrets.token_urlsafe(24) for role in ("postgres", OWNER_ROLE, APP_ROLE, GATEWAY_ROLE)}
         if self.passwords_file.exists():
             passwords.update(self.passwords())
         write_secret(self.passwords_file, json.dumps(passwords, indent=2) + "\n")
@@ -412,7 +419,12 @@ class EmbeddedPostgres:
         """The roles, the database and who may do what in it (idempotent)."""
         passwords = self.passwords()
         steps = [
-            ("postgres", bootstrap_roles_sql(passwords[OWNER_ROLE], passwords[APP_ROLE], self.database)),
+            (
+                "postgres",
+                bootstrap_roles_sql(
+                    passwords[OWNER_ROLE], passwords[APP_ROLE], self.database, gateway_password=passwords[GATEWAY_ROLE]
+                ),
+            ),
             (self.database, bootstrap_database_sql(self.database)),
         ]
         for database, sql in steps:
@@ -438,10 +450,11 @@ class EmbeddedPostgres:
 
 APP_ROLE = "coursegen_app"
 OWNER_ROLE = "coursegen_owner"
+GATEWAY_ROLE = "coursegen_gateway"
 
 
-def bootstrap_roles_sql(owner_password: str, app_password: str, database: str) -> str:
-    """Run as a superuser once per cluster: the two roles, and the database owned by the owner.
+def bootstrap_roles_sql(owner_password: str, app_password: str, database: str, *, gateway_password: str) -> str:
+    """Run as a superuser once per cluster: the three roles, and the database owned by the owner.
 
     In production an operator runs the same (see deploy/README.md): roles are cluster-wide,
     so migrations cannot make them.
@@ -450,16 +463,19 @@ def bootstrap_roles_sql(owner_password: str, app_password: str, database: str) -
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN CREATE ROLE {OWNER_ROLE}; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN CREATE ROLE {APP_ROLE}; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{GATEWAY_ROLE}') THEN CREATE ROLE {GATEWAY_ROLE}; END IF;
 END $$;
 ALTER ROLE {OWNER_ROLE} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
   PASSWORD '{owner_password}';
 ALTER ROLE {APP_ROLE} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
   PASSWORD '{app_password}';
+ALTER ROLE {GATEWAY_ROLE} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+  PASSWORD '{gateway_password}';
 SELECT format('CREATE DATABASE %I OWNER {OWNER_ROLE}', '{database}')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{database}') \\gexec
 ALTER DATABASE "{database}" OWNER TO {OWNER_ROLE};
 REVOKE ALL ON DATABASE "{database}" FROM PUBLIC;
-GRANT CONNECT ON DATABASE "{database}" TO {APP_ROLE};
+GRANT CONNECT ON DATABASE "{database}" TO {APP_ROLE}, {GATEWAY_ROLE};
 """
 
 
@@ -468,7 +484,7 @@ def bootstrap_database_sql(database: str) -> str:
     return f"""
 ALTER SCHEMA public OWNER TO {OWNER_ROLE};
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-GRANT USAGE ON SCHEMA public TO {APP_ROLE};
+GRANT USAGE ON SCHEMA public TO {APP_ROLE}, {GATEWAY_ROLE};
 -- Objects an earlier version created as postgres (a data dir from before the roles) move to the owner.
 DO $$
 DECLARE r record;

@@ -341,6 +341,13 @@ class Stack:
         }
         if "COURSEGEN_NATS_USER" in env:
             env.pop("COURSEGEN_NATS_PASSWORDS_FILE", None)
+        # The gateway signs in to PostgreSQL as its own role (row-level security per company), and
+        # only as that one; the pipeline's services never see that role's password.
+        env.pop("COURSEGEN_GATEWAY_DATABASE_URL", None)
+        if name == GATEWAY:
+            gateway_url = self.postgres.gateway_url if self.postgres is not None else self.settings.gateway_database_url
+            if gateway_url:
+                env["COURSEGEN_GATEWAY_DATABASE_URL"] = env["COURSEGEN_DATABASE_URL"] = gateway_url
         if name == GATEWAY and self._gateway_port is not None:
             env["COURSEGEN_GATEWAY_PORT"] = str(self._gateway_port)
         # Appending keeps a crashed replica's last words next to its successor's.

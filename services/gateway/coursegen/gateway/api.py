@@ -24,7 +24,11 @@ from coursegen.shared.store import Database
 from coursegen.shared.store import documents as doc_store
 from coursegen.shared.store import gateway_reads as reads
 from coursegen.shared.store import people as people_store
-from coursegen.shared.store.job_requests import job_request_by_event, record_job_request
+from coursegen.shared.store.job_requests import (
+    job_request_by_event,
+    job_request_key_taken_elsewhere,
+    record_job_request,
+)
 
 T = TypeVar("T")
 
@@ -54,7 +58,7 @@ def _db(request: Request) -> Database:
 @router.get("/company", response_model=people_store.Company, tags=["company"])
 async def get_company(request: Request, caller: ApiCaller) -> people_store.Company:
     """The caller's company."""
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         company = await people_store.get_company(conn, caller.company_id)
     if company is None:
         raise not_found("company")
@@ -88,7 +92,7 @@ class RoleIn(Input):
 
 @router.get("/roles", response_model=Page[people_store.Role], tags=["people"])
 async def list_roles(request: Request, caller: ApiCaller, limit: Limit = 50, offset: Offset = 0) -> Page[Any]:
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         roles = await people_store.list_roles(conn, caller.company_id)
     return Page(items=roles[offset : offset + limit], total=len(roles), limit=limit, offset=offset)
 
@@ -100,7 +104,7 @@ async def create_role(request: Request, caller: ApiCaller, role: RoleIn) -> peop
 
 @router.get("/roles/{role_id}", response_model=people_store.Role, tags=["people"])
 async def get_role(request: Request, caller: ApiCaller, role_id: uuid.UUID) -> people_store.Role:
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         role = await people_store.get_role(conn, caller.company_id, role_id)
     if role is None:
         raise not_found("role")
@@ -203,7 +207,7 @@ async def list_employees(
     offset: Offset = 0,
     role_id: Annotated[uuid.UUID | None, Query(description="Only employees in this role.")] = None,
 ) -> Page[Any]:
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         items, total = await people_store.list_employees(
             conn, caller.company_id, limit=limit, offset=offset, role_id=role_id
         )
@@ -309,7 +313,7 @@ async def read_csv_body(request: Request) -> bytes:
 
 @router.get("/employees/{employee_id}", response_model=people_store.Employee, tags=["people"])
 async def get_employee(request: Request, caller: ApiCaller, employee_id: uuid.UUID) -> people_store.Employee:
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         employee = await people_store.get_employee(conn, caller.company_id, employee_id)
     if employee is None:
         raise not_found("employee")
@@ -352,7 +356,7 @@ class SearchHit(BaseModel):
 
 @router.get("/documents", response_model=Page[doc_store.Document], tags=["knowledge base"])
 async def list_documents(request: Request, caller: ApiCaller, limit: Limit = 50, offset: Offset = 0) -> Page[Any]:
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         items, total = await doc_store.list_documents(conn, caller.company_id, limit=limit, offset=offset)
     return Page(items=items, total=total, limit=limit, offset=offset)
 
@@ -363,7 +367,7 @@ async def upload_document(
 ) -> doc_store.Document:
     data = await read_limited(file, state(request).gateway.max_upload_bytes)
     document_id, _ = await ingest_upload(_db(request), caller.company_id, file.filename or "", data)
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         document = await doc_store.get_document(conn, caller.company_id, document_id)
     assert document is not None
     return document
@@ -376,14 +380,14 @@ async def search_documents(
     q: Annotated[str, Query(min_length=1, max_length=500, description="Words to look for.")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> list[SearchHit]:
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         hits = await kb.search(conn, caller.company_id, q, limit=limit)
     return [SearchHit(**{k: getattr(h, k) for k in SearchHit.model_fields}) for h in hits]
 
 
 @router.get("/documents/{document_id}", response_model=DocumentDetail, tags=["knowledge base"])
 async def get_document(request: Request, caller: ApiCaller, document_id: uuid.UUID) -> DocumentDetail:
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         document = await doc_store.get_document(conn, caller.company_id, document_id)
         if document is None:
             raise not_found("document")
@@ -452,13 +456,15 @@ async def create_job(
 async def submit(request: Request, caller: Any, job: JobIn, event_id: uuid.UUID | None = None) -> JobAccepted:
     """Resolve the employees (the caller's company only), then publish the request."""
     company_id = caller.company_id
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(company_id) as conn:
         if event_id is not None:
+            # The company's own earlier request (row-level security shows no other); another company's
+            # is only a yes or no.
             earlier = await job_request_by_event(conn, event_id)
             if earlier is not None:
-                if earlier[0] != company_id:
-                    raise Problem(409, "this Idempotency-Key was used already; send a new one", title="Conflict")
                 return _accepted(earlier[1], event_id, earlier[2])
+            if await job_request_key_taken_elsewhere(conn, event_id):
+                raise Problem(409, "this Idempotency-Key was used already; send a new one", title="Conflict")
         if job.employees == "all":
             ids = await people_store.active_employee_ids(conn, company_id)
             chosen: list[uuid.UUID] | None = None
@@ -510,7 +516,7 @@ def _accepted(job_id: uuid.UUID, event_id: uuid.UUID, employees: int) -> JobAcce
 
 @router.get("/jobs", response_model=Page[reads.JobView], tags=["jobs"])
 async def list_jobs(request: Request, caller: ApiCaller, limit: Limit = 50, offset: Offset = 0) -> Page[Any]:
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         items, total = await reads.list_jobs(conn, caller.company_id, limit=limit, offset=offset)
     return Page(items=items, total=total, limit=limit, offset=offset)
 
@@ -533,7 +539,7 @@ async def job_report(request: Request, caller: ApiCaller, job_id: uuid.UUID) -> 
 
 
 async def _control(request: Request, caller: Any, job_id: uuid.UUID, action: str, reason: str) -> JSONResponse:
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         if await reads.get_job(conn, caller.company_id, job_id) is None:
             raise not_found("job")
     await commands.control_job(
@@ -606,7 +612,7 @@ async def list_courses(
     job_id: uuid.UUID | None = None,
     employee_id: uuid.UUID | None = None,
 ) -> Page[Any]:
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         items, total = await reads.list_courses(
             conn, caller.company_id, job_id=job_id, employee_id=employee_id, limit=limit, offset=offset
         )
@@ -615,7 +621,7 @@ async def list_courses(
 
 @router.get("/courses/{course_id}", response_model=reads.CourseRecord, tags=["courses"])
 async def get_course(request: Request, caller: ApiCaller, course_id: uuid.UUID) -> reads.CourseRecord:
-    async with _db(request).connection() as conn:
+    async with _db(request).connection(caller.company_id) as conn:
         course = await reads.get_course(conn, caller.company_id, course_id)
     if course is None:
         raise not_found("course")

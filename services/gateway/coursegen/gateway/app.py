@@ -31,7 +31,7 @@ from coursegen.gateway.state import GatewayState
 from coursegen.shared.bus import ensure_streams
 from coursegen.shared.nats_auth import GATEWAY, connect_options
 from coursegen.shared.settings import Settings
-from coursegen.shared.store import Database, wait_for_database
+from coursegen.shared.store import Database, health, wait_for_database
 
 log = logging.getLogger("coursegen.gateway")
 
@@ -96,9 +96,16 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        assert settings.database_url and settings.nats_url
+        database_url = settings.gateway_database_url or settings.database_url
+        assert database_url and settings.nats_url
         await ensure_streams(settings, GATEWAY)
-        pool = await wait_for_database(settings.database_url, max_size=settings.db_pool_max)
+        pool = await wait_for_database(database_url, max_size=settings.db_pool_max)
+        async with pool.acquire() as conn:
+            if await health.sees_unscoped_rows(conn):
+                log.warning(
+                    "the gateway's database role reads every company's rows: give it its own role "
+                    "(COURSEGEN_GATEWAY_DATABASE_URL, coursegen_gateway) so row-level security holds it to one"
+                )
         # Signed in as the gateway's own NATS user: it may publish what a client may and follow the stream.
         options = connect_options(settings, GATEWAY)
         nc = await nats.connect(options.pop("servers"), **options, name="coursegen-gateway", max_reconnect_attempts=-1)

@@ -48,6 +48,7 @@ async def current_user(request: Request) -> SessionUser | None:
     token = request.cookies.get(SESSION_COOKIE)
     user = None
     if token:
+        # Before the company is known: the store's lookup by digest (the one read not scoped to a company).
         async with state(request).db.connection() as conn:
             user = await session_user(conn, digest(token))
     request.scope["state"]["user"] = user

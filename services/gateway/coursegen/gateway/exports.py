@@ -20,7 +20,7 @@ async def course_file(
     db: Database, company_id: uuid.UUID, course_id: uuid.UUID, fmt: ExportFormat, pass_mark: int
 ) -> Response:
     """The company's course in one format, as a download; another company's course is not found."""
-    async with db.connection() as conn:
+    async with db.connection(company_id) as conn:
         try:
             view = await load_course_view(conn, course_id, company_id, pass_mark=pass_mark)
         except CourseDataError as exc:

@@ -149,7 +149,7 @@ async def login(
         )
     token = new_token()
     expires = datetime.now(UTC) + timedelta(hours=gw.session_hours)
-    async with db.connection() as conn:
+    async with db.transaction(user.company_id) as conn:
         await create_session(conn, token_hash=digest(token), user=user, csrf_token=new_token(), expires_at=expires)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
@@ -167,7 +167,7 @@ async def login(
 async def logout(request: Request, caller: PageCaller) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        async with state(request).db.connection() as conn:
+        async with state(request).db.connection(caller.company_id) as conn:
             await delete_session(conn, digest(token))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
@@ -227,7 +227,7 @@ async def _people_page(
     employee_error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    async with state(request).db.connection() as conn:
+    async with state(request).db.connection(caller.company_id) as conn:
         roles = await people_store.list_roles(conn, caller.company_id)
         employees, total = await people_store.list_employees(conn, caller.company_id, limit=PAGE_SIZE, offset=offset)
     return await render(
@@ -272,7 +272,7 @@ async def add_role(
 
 @router.get("/people/employees/{employee_id}", response_class=HTMLResponse)
 async def employee_page(request: Request, caller: PageCaller, employee_id: uuid.UUID) -> HTMLResponse:
-    async with state(request).db.connection() as conn:
+    async with state(request).db.connection(caller.company_id) as conn:
         employee = await people_store.get_employee(conn, caller.company_id, employee_id)
         roles = await people_store.list_roles(conn, caller.company_id)
         courses, _ = await reads.list_courses(conn, caller.company_id, employee_id=employee_id, limit=50, offset=0)
@@ -379,7 +379,7 @@ async def knowledge_page(
     q: Annotated[str, Query(max_length=500)] = "",
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
-    async with state(request).db.connection() as conn:
+    async with state(request).db.connection(caller.company_id) as conn:
         documents, total = await doc_store.list_documents(conn, caller.company_id, limit=PAGE_SIZE, offset=offset)
         hits = await kb.search(conn, caller.company_id, q, limit=10) if q.strip() else []
     return await render(
@@ -406,7 +406,7 @@ async def upload_document(request: Request, caller: PageCaller, file: UploadFile
 
 @router.get("/knowledge/{document_id}", response_class=HTMLResponse)
 async def document_page(request: Request, caller: PageCaller, document_id: uuid.UUID) -> HTMLResponse:
-    async with state(request).db.connection() as conn:
+    async with state(request).db.connection(caller.company_id) as conn:
         document = await doc_store.get_document(conn, caller.company_id, document_id)
         if document is None:
             raise not_found("document")
@@ -427,7 +427,7 @@ async def delete_document(request: Request, caller: PageCaller, document_id: uui
 
 @router.get("/generate", response_class=HTMLResponse)
 async def generate_page(request: Request, caller: PageCaller) -> HTMLResponse:
-    async with state(request).db.connection() as conn:
+    async with state(request).db.connection(caller.company_id) as conn:
         roles = await people_store.list_roles(conn, caller.company_id)
         employees, total = await people_store.list_employees(conn, caller.company_id, limit=200, offset=0)
     return await render(request, "generate.html", roles=roles, employees=employees, total=total, error=None)
@@ -459,7 +459,7 @@ async def generate(
 
 @router.get("/jobs", response_class=HTMLResponse)
 async def jobs_page(request: Request, caller: PageCaller, offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
-    async with state(request).db.connection() as conn:
+    async with state(request).db.connection(caller.company_id) as conn:
         jobs, total = await reads.list_jobs(conn, caller.company_id, limit=PAGE_SIZE, offset=offset)
     return await render(request, "jobs.html", jobs=jobs, total=total, offset=offset, page_size=PAGE_SIZE)
 
@@ -529,7 +529,7 @@ def passage_href(source: Any) -> str:
 @router.get("/courses/{course_id}", response_class=HTMLResponse)
 async def course_page(request: Request, caller: PageCaller, course_id: uuid.UUID) -> HTMLResponse:
     """The course as every export shows it (the shared course view), inside the app's frame."""
-    async with state(request).db.connection() as conn:
+    async with state(request).db.connection(caller.company_id) as conn:
         course = await reads.get_course(conn, caller.company_id, course_id)
         try:
             view = await load_course_view(conn, course_id, caller.company_id)

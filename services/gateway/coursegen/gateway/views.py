@@ -36,7 +36,7 @@ class JobDetail:
 
 
 async def job_detail(db: Database, company_id: uuid.UUID, job_id: uuid.UUID) -> JobDetail | None:
-    async with db.connection() as conn:
+    async with db.connection(company_id) as conn:
         job = await reads.get_job(conn, company_id, job_id)
         if job is None:
             return None
@@ -112,7 +112,7 @@ class JobReport(BaseModel):
 async def job_report(
     db: Database, company_id: uuid.UUID, job_id: uuid.UUID, prices: dict[str, tuple[float, float]]
 ) -> JobReport | None:
-    async with db.connection() as conn:
+    async with db.connection(company_id) as conn:
         if not await reads.job_belongs(conn, company_id, job_id):
             requested = await reads.get_job(conn, company_id, job_id)
             if requested is None:
@@ -236,6 +236,6 @@ def waterfall(timeline: JobTimeline) -> list[CourseWaterfall]:
 
 
 async def job_waterfall(db: Database, company_id: uuid.UUID, job_id: uuid.UUID) -> list[CourseWaterfall]:
-    async with db.connection() as conn:
+    async with db.connection(company_id) as conn:
         timeline = await load_timeline(conn, company_id, job_id)
     return waterfall(timeline) if timeline else []

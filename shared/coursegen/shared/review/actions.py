@@ -52,7 +52,7 @@ async def _version(
 
 
 async def course_for_employee(db: Database, company_id: uuid.UUID, employee_id: uuid.UUID) -> Course:
-    async with db.connection() as conn:
+    async with db.connection(company_id) as conn:
         course = await versions.course_of_employee(conn, company_id, employee_id)
     if course is None:
         raise NotFound(f"employee {employee_id} has no course")
@@ -60,26 +60,26 @@ async def course_for_employee(db: Database, company_id: uuid.UUID, employee_id: 
 
 
 async def list_versions(db: Database, company_id: uuid.UUID, course_id: uuid.UUID) -> list[VersionSummary]:
-    async with db.connection() as conn:
+    async with db.connection(company_id) as conn:
         await _course(conn, company_id, course_id)
         return await versions.list_versions(conn, company_id, course_id)
 
 
 async def get_version(db: Database, company_id: uuid.UUID, course_id: uuid.UUID, version: int) -> Version:
-    async with db.connection() as conn:
+    async with db.connection(company_id) as conn:
         return await _version(conn, company_id, course_id, version)
 
 
 async def claim_flags(db: Database, company_id: uuid.UUID, course_id: uuid.UUID, version: int) -> list[ClaimFlag]:
     """The weak and unsupported claims of a version, for the review page."""
-    async with db.connection() as conn:
+    async with db.connection(company_id) as conn:
         found = await _version(conn, company_id, course_id, version)
         return await versions.claim_flags(conn, company_id, found.version_id)
 
 
 async def compare(db: Database, company_id: uuid.UUID, course_id: uuid.UUID, before: int, after: int) -> VersionDiff:
     """Two versions side by side: sections, quiz and diagram, module by module."""
-    async with db.connection() as conn:
+    async with db.connection(company_id) as conn:
         a = await _version(conn, company_id, course_id, before)
         b = await _version(conn, company_id, course_id, after)
     return diff_versions(a.version, a.course, b.version, b.course)
@@ -240,7 +240,7 @@ def _learner_course(version: Version, progress: list[ModuleProgress], attempts: 
 
 async def learner_courses(db: Database, company_id: uuid.UUID, employee_id: uuid.UUID) -> list[LearnerCourse]:
     """What a learner sees: the published version of each of their courses, with their progress."""
-    async with db.connection() as conn:
+    async with db.connection(company_id) as conn:
         out = []
         for version in await versions.published_courses(conn, company_id, employee_id):
             progress = await learners.progress(conn, company_id, employee_id, version.course_id)
@@ -314,7 +314,7 @@ async def submit_quiz(
 
 async def audit_trail(db: Database, company_id: uuid.UUID, course_id: uuid.UUID) -> list[AuditEntry]:
     """Who approved, edited, rejected, published and overrode what on a course, and when; oldest first."""
-    async with db.connection() as conn:
+    async with db.connection(company_id) as conn:
         await _course(conn, company_id, course_id)
         return await reviews.audit_trail(conn, company_id, course_id)
 

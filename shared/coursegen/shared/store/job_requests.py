@@ -37,3 +37,12 @@ async def job_request_by_event(conn: Connection, event_id: uuid.UUID) -> tuple[u
         "SELECT company_id, job_id, employees FROM gateway_job_requests WHERE event_id = $1", event_id
     )
     return (row["company_id"], row["job_id"], row["employees"]) if row else None
+
+
+async def job_request_key_taken_elsewhere(conn: Connection, event_id: uuid.UUID) -> bool:
+    """Whether another company than the transaction's own published a request with this event id.
+
+    A yes or no through the owner's narrow lookup: row-level security hides the other company's request.
+    """
+    taken: bool = await conn.fetchval("SELECT job_request_key_taken_elsewhere($1)", event_id)
+    return taken

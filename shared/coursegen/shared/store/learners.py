@@ -227,16 +227,8 @@ async def create_link(
 
 async def learner_of_link(conn: Connection, token_hash: str) -> Learner | None:
     """The employee a personal link belongs to, while it is neither expired nor revoked."""
-    row = await conn.fetchrow(
-        """
-        SELECT l.company_id, l.employee_id, e.full_name AS name, c.name AS company_name
-          FROM learner_links l
-          JOIN employees e ON e.id = l.employee_id AND e.company_id = l.company_id AND e.is_active
-          JOIN companies c ON c.id = l.company_id
-         WHERE l.token_hash = $1 AND l.revoked_at IS NULL AND l.expires_at > now()
-        """,
-        token_hash,
-    )
+    # Before the company is known: through the owner's narrow lookup (row-level security).
+    row = await conn.fetchrow("SELECT company_id, employee_id, name, company_name FROM learner_of_link($1)", token_hash)
     return Learner.model_validate(dict(row)) if row else None
 
 

@@ -2,7 +2,10 @@
 
 Secrets are never stored: a session token or API key is looked up by its
 SHA-256 digest, which the caller computes. Finding the caller is the one read
-that is not scoped to a company, because it is how the company is learnt.
+that is not scoped to a company, because it is how the company is learnt: it
+goes through SQL functions that run as the tables' owner and return only what
+the caller needs (migrations/20261208100000_row_level_security.sql), so it works
+for the gateway's role, which row-level security keeps to one company.
 """
 
 from __future__ import annotations
@@ -62,9 +65,7 @@ async def create_user(conn: Connection, *, company_id: uuid.UUID, email: str, na
 
 
 async def user_by_email(conn: Connection, email: str) -> User | None:
-    row = await conn.fetchrow(
-        "SELECT user_id, company_id, email, name, password_hash FROM users WHERE lower(email) = lower($1)", email
-    )
+    row = await conn.fetchrow("SELECT user_id, company_id, email, name, password_hash FROM user_for_sign_in($1)", email)
     return User(**dict(row)) if row else None
 
 
@@ -89,14 +90,7 @@ async def create_session(
 async def session_user(conn: Connection, token_hash: str) -> SessionUser | None:
     """The user of an unexpired session."""
     row = await conn.fetchrow(
-        """
-        SELECT u.user_id, u.company_id, u.email, u.name, c.name AS company_name, s.csrf_token
-          FROM user_sessions s
-          JOIN users u ON u.user_id = s.user_id AND u.company_id = s.company_id
-          JOIN companies c ON c.id = u.company_id
-         WHERE s.token_hash = $1 AND s.expires_at > now()
-        """,
-        token_hash,
+        "SELECT user_id, company_id, email, name, company_name, csrf_token FROM user_of_session($1)", token_hash
     )
     return SessionUser(**dict(row)) if row else None
 
@@ -122,8 +116,5 @@ async def create_api_key(conn: Connection, *, company_id: uuid.UUID, name: str, 
 
 async def api_key_company(conn: Connection, key_hash: str) -> uuid.UUID | None:
     """The company of a live API key, marking it used."""
-    company_id: uuid.UUID | None = await conn.fetchval(
-        "UPDATE api_keys SET last_used_at = now() WHERE key_hash = $1 AND revoked_at IS NULL RETURNING company_id",
-        key_hash,
-    )
+    company_id: uuid.UUID | None = await conn.fetchval("SELECT company_of_api_key($1)", key_hash)
     return company_id

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -128,6 +128,17 @@ class CourseRunEvent(Event):
     """Review round: 0 for the generated course, raised by each reviewer's rejection or change request."""
 
 
+class RunIds(TypedDict):
+    """A course run's envelope fields, as the events a stage emits about it carry them."""
+
+    job_id: uuid.UUID
+    company_id: uuid.UUID | None
+    employee_id: uuid.UUID
+    session_id: str
+    epoch: int
+    source: str
+
+
 class Handoff(CourseRunEvent):
     """``coursegen.handoff.<stage>``: do your work for this course run (and module).
 
@@ -189,7 +200,7 @@ class Handoff(CourseRunEvent):
             round=self.round if round is None else round,
         )
 
-    def run_ids(self) -> dict[str, object]:
+    def run_ids(self) -> RunIds:
         """The envelope fields of this course run, for the events a stage emits about it."""
         return {
             "job_id": self.job_id,

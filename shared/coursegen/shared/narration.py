@@ -7,13 +7,13 @@ import logging
 from coursegen.shared.errors import RetryableError
 from coursegen.shared.events import Handoff
 from coursegen.shared.speech import SpeechError, synthesize
-from coursegen.shared.store import Executor
+from coursegen.shared.store import Connection
 from coursegen.shared.store.narration import store_narration_audio
 
 log = logging.getLogger(__name__)
 
 
-async def narrate(db: Executor, handoff: Handoff, script: str) -> None:
+async def narrate(db: Connection, handoff: Handoff, script: str) -> None:
     """Speak a module's narration script and store the audio with the module's other media.
 
     No engine here: nothing is stored and the course shows the script alone. A speech endpoint that

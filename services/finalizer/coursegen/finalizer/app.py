@@ -97,7 +97,7 @@ async def route(conn: Connection, h: ModuleHandoff) -> list[tuple[str, Event]]:
                     course_id=course.course_id,
                     title=course.title,
                     total_modules=course.total_modules,
-                    **h.run_ids(),  # type: ignore[arg-type]
+                    **h.run_ids(),
                 ),
             )
         )
@@ -112,7 +112,7 @@ async def route(conn: Connection, h: ModuleHandoff) -> list[tuple[str, Event]]:
                     version=version.version,
                     origin=version.origin.value,
                     round=h.round,
-                    **h.run_ids(),  # type: ignore[arg-type]
+                    **h.run_ids(),
                 ),
             )
         )

@@ -444,12 +444,14 @@ async def generate(
     review_outline: Annotated[bool, Form()] = False,
 ) -> Response:
     try:
-        job = api.JobIn(
-            employees=employees,  # type: ignore[arg-type]  # validated by the model
-            role_id=uuid.UUID(role_id) if role_id else None,
-            employee_ids=[uuid.UUID(e) for e in employee_ids or []],
-            token_budget=int(token_budget) if token_budget.strip() else None,
-            review_outline=review_outline,
+        job = api.JobIn.model_validate(
+            {
+                "employees": employees,
+                "role_id": uuid.UUID(role_id) if role_id else None,
+                "employee_ids": [uuid.UUID(e) for e in employee_ids or []],
+                "token_budget": int(token_budget) if token_budget.strip() else None,
+                "review_outline": review_outline,
+            }
         )
     except (ValidationError, ValueError) as exc:
         raise Problem(422, _validation_message(exc), title="Invalid request") from None

@@ -61,7 +61,7 @@ async def route(conn: Connection, h: CourseHandoff) -> list[tuple[str, Event]]:
                 CourseSkipped(
                     event_id=derived_id("skipped", h.session_id, h.epoch),
                     reason="no skill gaps for the target role",
-                    **h.run_ids(),  # type: ignore[arg-type]
+                    **h.run_ids(),
                 ),
             )
         ]

@@ -13,8 +13,6 @@ from asyncpg.pool import PoolConnectionProxy
 Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 """A connection the store's functions run on: one held by the caller, often inside a transaction."""
 
-Executor: TypeAlias = "asyncpg.Pool[Any] | asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
-
 COMPANY_SETTING = "coursegen.company_id"
 """The per-transaction setting that row-level security keys on."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from coursegen.shared.store._pool import Connection, Executor
+from coursegen.shared.store._pool import Connection
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class NarrationClip:
 
 
 async def store_narration_audio(
-    db: Executor,
+    db: Connection,
     *,
     session_id: str,
     module_index: int,

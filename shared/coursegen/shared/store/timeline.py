@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from coursegen.shared.store._pool import Executor
+from coursegen.shared.store._pool import Connection
 
 _ROWS = """
 WITH h AS (
@@ -86,7 +86,7 @@ class JobTimeline:
     courses: list[CourseTimeline]
 
 
-async def load_timeline(db: Executor, company_id: uuid.UUID, job_id: uuid.UUID) -> JobTimeline | None:
+async def load_timeline(db: Connection, company_id: uuid.UUID, job_id: uuid.UUID) -> JobTimeline | None:
     job = await db.fetchrow(
         "SELECT status FROM course_generation_jobs WHERE job_id = $1 AND company_id = $2", job_id, company_id
     )

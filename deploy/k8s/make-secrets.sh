@@ -2,10 +2,11 @@
 # Creates coursegen's Secrets in the namespace, each only if it is missing (a rerun rotates nothing):
 #   coursegen-nats-<service>  username, password   one NATS user per service (and the gateway)
 #   coursegen-db-owner        password, url        the schema's owner: only the migration Job uses it
-#   coursegen-db-app          password, url        the services' role: rows only, no DDL
+#   coursegen-db-app          password, url        the pipeline services' role: rows only, no DDL
+#   coursegen-db-gateway      password, url        the gateway's role: rows of one company per transaction (RLS)
 #   coursegen-model           openai-api-key       only when OPENAI_API_KEY is set
-# Passwords are random unless given (OWNER_PASSWORD, APP_PASSWORD, for a managed database whose
-# roles exist already). DATABASE_HOST (default: postgres, the dev StatefulSet) and DATABASE_NAME
+# Passwords are random unless given (OWNER_PASSWORD, APP_PASSWORD, GATEWAY_PASSWORD, for a managed
+# database whose roles exist already). DATABASE_HOST (default: postgres, the dev StatefulSet) and DATABASE_NAME
 # (default: coursegen) make the URLs; DATABASE_SSLMODE (default: disable in dev) is added to them.
 set -euo pipefail
 
@@ -37,10 +38,13 @@ done
 
 owner_password=${OWNER_PASSWORD:-$(random_password)}
 app_password=${APP_PASSWORD:-$(random_password)}
+gateway_password=${GATEWAY_PASSWORD:-$(random_password)}
 create coursegen-db-owner "password=$owner_password" \
     "url=postgresql://coursegen:$owner_password@$DATABASE_HOST:5432/$DATABASE_NAME?sslmode=$DATABASE_SSLMODE"
 create coursegen-db-app "password=$app_password" \
     "url=postgresql://coursegen_app:$app_password@$DATABASE_HOST:5432/$DATABASE_NAME?sslmode=$DATABASE_SSLMODE"
+create coursegen-db-gateway "password=$gateway_password" \
+    "url=postgresql://coursegen_gateway:$gateway_password@$DATABASE_HOST:5432/$DATABASE_NAME?sslmode=$DATABASE_SSLMODE"
 
 if [[ -n "${OPENAI_API_KEY:-}" ]]; then
     create coursegen-model "openai-api-key=$OPENAI_API_KEY"

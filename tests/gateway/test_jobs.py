@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 import nats
+import pytest
 
 from coursegen.shared.settings import Settings
 from coursegen.shared.subjects import JOB_CANCEL, JOB_REQUESTED, JOB_RESUME
@@ -107,6 +108,13 @@ async def test_a_job_requested_through_the_api_runs_and_streams_its_progress(
         assert (await other_client.get(export, params={"format": fmt})).status_code == 404
     unknown = await client.get(export, params={"format": "pdf"})
     assert unknown.status_code == 422 and "scorm12" in unknown.text
+    # A wrong LRS setting on the server is named plainly, never a 500.
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in (("URL", "lrs.example.com/xapi"), ("USERNAME", "u"), ("PASSWORD", "p")):
+            env.setenv(f"COURSEGEN_LRS_{name}", value)
+        misconfigured = await client.get(export, params={"format": "html"})
+    assert misconfigured.status_code == 503, misconfigured.text[:300]
+    assert "COURSEGEN_LRS_URL" in misconfigured.json()["detail"]
 
 
 async def test_job_requests_and_controls_are_events_naming_the_callers_company(

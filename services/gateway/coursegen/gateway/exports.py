@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 import uuid
 from typing import Literal
 
@@ -12,6 +13,12 @@ from coursegen.shared.courseview import CourseDataError, load_course_view
 from coursegen.shared.courseview.xapi import LrsSettings
 from coursegen.shared.export import export_course
 from coursegen.shared.store import Database
+
+
+def _http_url(url: str | None) -> bool:
+    parts = urllib.parse.urlsplit(url or "")
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
 
 ExportFormat = Literal["scorm12", "scorm2004", "qti", "html"]
 
@@ -28,7 +35,14 @@ async def course_file(
     if view is None:
         raise not_found("course")
     lrs = LrsSettings()
-    exported = export_course(view, fmt, lrs=lrs if lrs.configured else None)
+    if lrs.configured and not _http_url(lrs.url):
+        # The server's setting is wrong, not the request: name the setting, never its value.
+        detail = "exports are unavailable: COURSEGEN_LRS_URL is not an http(s) URL"
+        raise Problem(503, detail, title="LRS misconfigured")
+    try:
+        exported = export_course(view, fmt, lrs=lrs if lrs.configured else None)
+    except ValueError as exc:  # e.g. a QTI item bank of a course that has no quiz questions
+        raise Problem(422, f"this course cannot be exported as {fmt}: {exc}", title="Nothing to export") from None
     return Response(
         exported.data,
         media_type=exported.media_type,

@@ -111,3 +111,24 @@ async def test_cancel_and_resume_from_another_company_do_nothing(settings: Setti
     assert await db.fetchval("SELECT status FROM course_generation_jobs WHERE job_id = $1", request.job_id) == (
         "cancelled"
     )
+
+
+async def test_a_request_naming_a_used_job_id_learns_nothing_of_whose_it_is(
+    settings: Settings, db: asyncpg.Pool[Any]
+) -> None:
+    ours, our_people = await make_company(db, employees=EMPLOYEES[:1])
+    theirs, their_people = await make_company(db, employees=EMPLOYEES[1:2])
+    bus = RecordingBus()
+    first = await accept_in_memory(settings, db, bus, ours, list(our_people.values()))
+    coordinator = in_memory_handler("coordinator", settings, db, bus)
+    reasons = []
+    for company, people in ((theirs, their_people), (ours, our_people)):
+        bus.published.clear()
+        request = JobRequested(company_id=company, employee_ids=list(people.values()), job_id=first.job_id)
+        assert await deliver(coordinator, JOB_REQUESTED, request.model_dump_json().encode()) == "ack"
+        [rejected] = [e for _, e in bus.published if isinstance(e, JobRejected)]
+        reasons.append(rejected.reason)
+    assert reasons[0] == reasons[1], "another company's job id is refused in the same words as one's own"
+    assert "cannot be used" in reasons[0] and str(ours) not in reasons[0]
+    assert await db.fetchval("SELECT count(*) FROM course_generation_jobs WHERE company_id = $1", theirs) == 0
+    assert await db.fetchval("SELECT count(*) FROM course_runs WHERE job_id = $1", first.job_id) == 1

@@ -10,7 +10,7 @@ import pytest
 
 from coursegen.shared.errors import TransitionRefused
 from coursegen.shared.store import Database, jobs, runs
-from coursegen.shared.store.jobs import JobStatus
+from coursegen.shared.store.jobs import JOB_TRANSITIONS, JobStatus
 from coursegen.shared.store.runs import RUN_TRANSITIONS, RunStatus
 from coursegen.stack.seed import EMPLOYEES
 from tests.helpers import make_company
@@ -105,3 +105,22 @@ async def test_job_transitions(db: asyncpg.Pool[Any]) -> None:
             await jobs.reopen_job(conn, job_id)
         job = await jobs.get_job(conn, job_id)
     assert job is not None and job.status is JobStatus.CANCELLED
+
+
+async def test_a_completed_job_is_never_reopened(db: asyncpg.Pool[Any]) -> None:
+    """A job whose runs all completed has nothing to resume: neither the store nor the database reopens it."""
+    job_id, _ = await new_run(db)
+    await db.execute("UPDATE course_generation_jobs SET status = 'completed' WHERE job_id = $1", job_id)
+    assert JOB_TRANSITIONS[JobStatus.COMPLETED] == frozenset()
+    async with Database(db).transaction() as conn:
+        with pytest.raises(TransitionRefused, match="cannot be reopened"):
+            await jobs.reopen_job(conn, job_id)
+    with pytest.raises(asyncpg.CheckViolationError, match="cannot go from completed to running"):
+        await db.execute("UPDATE course_generation_jobs SET status = 'running' WHERE job_id = $1", job_id)
+    # One that ended with failed runs may still be resumed.
+    other_id, _ = await new_run(db)
+    await db.execute("UPDATE course_generation_jobs SET status = 'completed_with_errors' WHERE job_id = $1", other_id)
+    async with Database(db).transaction() as conn:
+        await jobs.reopen_job(conn, other_id)
+        job = await jobs.get_job(conn, other_id)
+    assert job is not None and job.status is JobStatus.RUNNING

@@ -83,7 +83,8 @@ class RequestHandler:
             employees = await self.resolve_employees(conn, request)
             job_id = request.job_id or uuid.uuid4()
             if await jobs.job_exists(conn, job_id):
-                raise Rejected(f"job_id {job_id} is taken: leave it out, or use a new one")
+                # The same words whoever holds the id: nothing is said about another company's job.
+                raise Rejected(f"job_id {job_id} cannot be used for a new job: leave it out and one is made")
             await jobs.create_job(
                 conn,
                 job_id=job_id,

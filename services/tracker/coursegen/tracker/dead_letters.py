@@ -19,8 +19,9 @@ from pydantic import ValidationError
 
 from coursegen.shared.consume import Delivery
 from coursegen.shared.errors import InvalidEvent, PermanentError
-from coursegen.shared.events import Handoff, JobRejected, StageFailed, derived_id
+from coursegen.shared.events import Handoff, JobRejected, StageFailed, derived_id, loose_ids
 from coursegen.shared.service import Runtime
+from coursegen.shared.store.jobs import job_for_request
 from coursegen.shared.store.runs import fail_run
 from coursegen.shared.subjects import (
     JOB_REJECTED,
@@ -114,16 +115,20 @@ class DeadLetterHandler:
         return bool(filters) and filters <= WORK_SUBJECTS
 
     async def _reject_request(self, body: bytes, reason: str) -> None:
-        try:
-            data = json.loads(body)
-            request_id = data.get("event_id")
-            company_id = data.get("company_id")
-        except (ValueError, AttributeError):
-            request_id = company_id = None
+        ids = loose_ids(body)
+        request_id, company_id = ids.get("event_id"), ids.get("company_id")
+        if request_id is not None:
+            async with self.rt.db.connection() as conn:
+                if await job_for_request(conn, request_id) is not None:
+                    # The coordinator created the job, then died before it acknowledged the request: the job
+                    # stands (the stall watcher drives runs that never started), so the request is not refused.
+                    log.error("job request %s ran out of deliveries after its job was created; not rejected",
+                              request_id)  # fmt: skip
+                    return
         await self.rt.bus.publish(
             JOB_REJECTED,
             JobRejected(
-                event_id=derived_id("dead-letter-request", request_id or reason),
+                event_id=derived_id("dead-letter-request", str(request_id) if request_id else reason),
                 request_event_id=request_id,
                 company_id=company_id,
                 source="tracker",

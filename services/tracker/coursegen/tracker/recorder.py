@@ -75,8 +75,8 @@ class EventRecorder:
             event = json.loads(delivery.body)
         except ValueError as exc:
             raise InvalidEvent(f"not JSON: {exc}") from exc
-        if not isinstance(event, dict) or _uuid(event.get("event_id")) is None:
-            raise InvalidEvent("not an event: no valid event_id")
+        if not isinstance(event, dict):
+            raise InvalidEvent("not an event: not a JSON object")
         record = event_record(delivery.subject, event, delivery.headers)
         # One transaction per event: it is recorded and counted together, or neither (a redelivery
         # after a crash counts it then), so an event is counted exactly once.
@@ -106,13 +106,19 @@ class EventRecorder:
 
 
 def event_record(subject: str, event: dict[str, Any], headers: Any) -> handoffs.EventRecord:
-    """What the tracker records of an event: its envelope, read leniently (another team's client may send it)."""
+    """What the tracker records of an event: its envelope, read leniently (another team's client may send it).
+
+    Only the event id is required: without one the event cannot be recorded once (InvalidEvent).
+    """
+    event_id = _uuid(event.get("event_id"))
+    if event_id is None:
+        raise InvalidEvent("not an event: no valid event_id")
     sender, receiver = route_of(subject, event)
     failed = subject in (STAGE_FAILED, JOB_REJECTED)
     module_index = event.get("module_index")
     revision = event.get("revision")
     return handoffs.EventRecord(
-        event_id=_uuid(event["event_id"]),  # type: ignore[arg-type]
+        event_id=event_id,
         subject=subject,
         job_id=_uuid(event.get("job_id")),
         company_id=_uuid(event.get("company_id")),

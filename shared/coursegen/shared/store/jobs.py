@@ -39,7 +39,7 @@ JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     # A resume reopens a job that ended with failed runs; one that completed has nothing to resume.
     JobStatus.COMPLETED_WITH_ERRORS: frozenset({JobStatus.RUNNING}),
     JobStatus.FAILED: frozenset({JobStatus.RUNNING}),
-    JobStatus.COMPLETED: frozenset({JobStatus.RUNNING}),
+    JobStatus.COMPLETED: frozenset(),
     JobStatus.CANCELLED: frozenset(),
 }
 """Which status a job may move to from each status (mirrored by the ``course_generation_jobs`` trigger)."""

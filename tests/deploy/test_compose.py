@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
+from coursegen.shared.nats_auth import USER_NAMES, password_variable
 from coursegen.shared.settings import Settings
 from coursegen.shared.subjects import SERVICES
+from tests.deploy.nats_config import AUTHORIZATION, check_nats_config
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -94,14 +96,20 @@ def test_no_password_has_a_default_and_the_example_lists_each_one() -> None:
 
 
 def test_each_service_signs_in_as_itself_and_only_migrate_is_the_owner(compose: dict[str, Any]) -> None:
-    conf = (DEPLOY / "nats" / "nats.conf").read_text()
-    for service in SERVICES:
+    nats_env = compose["x-nats"]["environment"]
+    for service in (*SERVICES, "gateway"):
         env = compose["services"][service]["environment"]
         assert env["COURSEGEN_NATS_USER"] == service
-        assert f"NATS_PASSWORD_{service.upper()}" in env["COURSEGEN_NATS_PASSWORD"]
-        assert f"user: {service}, password: $NATS_PASSWORD_{service.upper()}" in conf
-        assert env["COURSEGEN_DATABASE_URL"].startswith("postgresql://coursegen_app:")
+        # The service's password is the one nats-server checks that user against.
+        assert f"NATS_PASSWORD_{service.upper()}:" in env["COURSEGEN_NATS_PASSWORD"]
+        assert f"NATS_PASSWORD_{service.upper()}:" in nats_env[password_variable(service).removeprefix("$")]
+        role = "coursegen_gateway" if service == "gateway" else "coursegen_app"
+        assert env["COURSEGEN_DATABASE_URL"].startswith(f"postgresql://{role}:"), service
         assert "COURSEGEN_MIGRATE_DATABASE_URL" not in env
+    # PostgreSQL creates the gateway's role with the password the gateway signs in with.
+    postgres = compose["services"]["postgres"]["environment"]
+    assert "POSTGRES_GATEWAY_PASSWORD:" in postgres["COURSEGEN_GATEWAY_PASSWORD"]
+    assert "POSTGRES_GATEWAY_PASSWORD:" in compose["services"]["gateway"]["environment"]["COURSEGEN_DATABASE_URL"]
     migrate = compose["services"]["migrate"]["environment"]
     assert set(migrate) == {"COURSEGEN_MIGRATE_DATABASE_URL"}
     assert migrate["COURSEGEN_MIGRATE_DATABASE_URL"].startswith("postgresql://coursegen:")
@@ -111,3 +119,33 @@ def test_services_report_their_health_on_the_health_port(compose: dict[str, Any]
     base = compose["x-coursegen"]
     check = " ".join(base["healthcheck"]["test"])
     assert f"127.0.0.1:{base['environment']['COURSEGEN_HEALTH_PORT']}/healthz" in check
+
+
+def test_the_gateway_serves_the_web_app_on_this_machine_only(compose: dict[str, Any]) -> None:
+    gateway = compose["services"]["gateway"]
+    assert gateway["command"] == ["service", "gateway"]
+    assert gateway["ports"] == ["127.0.0.1:8000:8000"]
+    env = gateway["environment"]
+    assert env["COURSEGEN_GATEWAY_HOST"] == "0.0.0.0", "inside its container: reachable through the published port"
+    assert "GATEWAY_SECRET_KEY:?" in env["COURSEGEN_GATEWAY_SECRET_KEY"], "one key, never generated per replica"
+    assert "127.0.0.1:8000/healthz" in " ".join(gateway["healthcheck"]["test"])
+
+
+def test_the_nats_nodes_run_the_generated_users_with_their_permissions(compose: dict[str, Any], tmp_path: Path) -> None:
+    """Each node mounts authorization.conf beside nats.conf, which includes it; nats-server accepts the pair
+    with exactly the passwords compose gives it, and the file holds every user's permissions."""
+    for node in ("nats-1", "nats-2", "nats-3"):
+        volumes = compose["services"][node]["volumes"]
+        mounts = dict(v.rsplit(":", 1)[0].split(":", 1) for v in volumes if v.startswith("."))
+        assert mounts == {
+            "./nats/nats.conf": "/etc/nats/nats.conf",
+            "./k8s/base/nats/authorization.conf": "/etc/nats/authorization.conf",
+        }
+    assert (DEPLOY / "k8s" / "base" / "nats" / "authorization.conf").samefile(AUTHORIZATION)
+    nats_env = {name: expand(str(value)) for name, value in compose["x-nats"]["environment"].items()}
+    assert set(nats_env) == {password_variable(u).removeprefix("$") for u in USER_NAMES}
+    (tmp_path / "nats.conf").write_text((DEPLOY / "nats" / "nats.conf").read_text())
+    (tmp_path / "authorization.conf").write_text(AUTHORIZATION.read_text())
+    assert check_nats_config(tmp_path / "nats.conf", nats_env | {"NATS_SERVER_NAME": "nats-1"}) == ""
+    assert "include ./authorization.conf" in (DEPLOY / "nats" / "nats.conf").read_text()
+    assert "permissions" in AUTHORIZATION.read_text()

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
+from coursegen.shared.nats_auth import USER_NAMES, password_variable
 from coursegen.shared.settings import Settings
 from coursegen.shared.subjects import SERVICES, STAGES, STREAM, durable_name
+from tests.deploy.nats_config import AUTHORIZATION, check_nats_config
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -209,11 +211,31 @@ def test_credentials_come_from_one_secret_per_service_and_the_owner_only_migrate
     migrate = job["spec"]["template"]["spec"]["containers"][0]
     assert migrate["args"] == ["migrate"]
     assert secrets(migrate) == {"COURSEGEN_MIGRATE_DATABASE_URL": "coursegen-db-owner"}
-    # The NATS nodes know every service's user.
-    nats_conf = by_kind(path, "ConfigMap")
-    conf = next(cm for name, cm in nats_conf.items() if name.startswith("nats-config"))["data"]["nats.conf"]
-    for name in APPS:
-        assert f"user: {name}, password: $NATS_PASSWORD_{name.upper()}" in conf
+    # The gateway's replicas share one CSRF key, and it listens beyond loopback (its probes come from the node).
+    gateway = {e["name"]: e for e in container(deployments["gateway"])["env"]}
+    assert gateway["COURSEGEN_GATEWAY_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "coursegen-gateway"
+    assert gateway["COURSEGEN_GATEWAY_HOST"]["value"] == "0.0.0.0"
+
+
+def test_the_nats_nodes_run_the_generated_users_with_their_permissions(built: tuple[str, Path], tmp_path: Path) -> None:
+    """The nodes' config includes authorization.conf as `coursegen nats-config` makes it, and nats-server
+    accepts it with each user's password from that user's Secret."""
+    _, path = built
+    config = next(cm for name, cm in by_kind(path, "ConfigMap").items() if name.startswith("nats-config"))["data"]
+    assert "include ./authorization.conf" in config["nats.conf"]
+    assert config["authorization.conf"] == AUTHORIZATION.read_text()
+    nats = container(by_kind(path, "StatefulSet")["nats"])
+    from_secrets = [e for e in nats["env"] if "secretKeyRef" in e.get("valueFrom", {})]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in from_secrets}
+    assert refs == {password_variable(u).removeprefix("$"): f"coursegen-nats-{u}" for u in USER_NAMES}
+    for name, text in config.items():
+        (tmp_path / name).write_text(text)
+    env = {variable: "pw" for variable in refs} | {"POD_NAME": "nats-0"}
+    assert check_nats_config(tmp_path / "nats.conf", env) == ""
+    # Without a user's password the nodes do not start: no user is ever left without one.
+    missing = dict(env)
+    del missing["COURSEGEN_NATS_PASSWORD_CLIENT"]
+    assert "COURSEGEN_NATS_PASSWORD_CLIENT" in check_nats_config(tmp_path / "nats.conf", missing)
 
 
 def test_nats_is_a_three_node_cluster_that_syncs_every_write(built: tuple[str, Path]) -> None:

@@ -20,8 +20,7 @@ from coursegen.shared.nats_auth import MAX_PAYLOAD_BYTES, connect_options
 from coursegen.shared.settings import Settings
 from coursegen.shared.subjects import JOB_REQUESTED, STREAM
 from coursegen.stack.embedded import EmbeddedNats, NatsTls
-
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nats"
+from tests.deploy.nats_config import AUTHORIZATION
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +99,6 @@ def test_the_deploy_authorization_file_is_the_generated_one() -> None:
     result = CliRunner().invoke(app, ["nats-config"])
     assert result.exit_code == 0, result.output
     generated = result.output.split("\n", 2)[2]  # after the two comment lines
-    kept = (DEPLOY / "authorization.conf").read_text().split("\n", 3)[3]
-    assert kept == generated, "deploy/nats/authorization.conf is stale: regenerate it with coursegen nats-config"
+    kept = AUTHORIZATION.read_text().split("\n", 3)[3]
+    assert kept == generated, f"{AUTHORIZATION} is stale: regenerate it with coursegen nats-config"
     assert "$COURSEGEN_NATS_PASSWORD_PLANNER" in generated and "trust" not in generated

@@ -208,8 +208,15 @@ def _quote(value: str) -> str:
     return value if value.startswith("$") else json.dumps(value)
 
 
-def _list(values: Iterable[str]) -> str:
-    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+def _list(values: Iterable[str], indent: str) -> list[str]:
+    """A config array, one value per line (readable, and within a YAML linter's line length)."""
+    items = [json.dumps(v) for v in values]
+    return [
+        "[",
+        *(f"{indent}  {item}," for item in items[:-1]),
+        *(f"{indent}  {item}" for item in items[-1:]),
+        f"{indent}]",
+    ]
 
 
 def authorization_block(
@@ -233,8 +240,11 @@ def authorization_block(
         lines.append(f"{indent}    {{ # {who.name}")
         lines.append(f"{indent}      {ident}")
         lines.append(f"{indent}      permissions: {{")
-        lines.append(f"{indent}        publish: {{ allow: {_list(perms['publish']['allow'])} }}")
-        lines.append(f"{indent}        subscribe: {{ allow: {_list(perms['subscribe']['allow'])} }}")
+        for direction in ("publish", "subscribe"):
+            first, *rest = _list(perms[direction]["allow"], f"{indent}        ")
+            lines.append(f"{indent}        {direction}: {{ allow: {first}")
+            lines.extend(rest[:-1])
+            lines.append(f"{rest[-1]} }}")
         lines.append(f"{indent}      }}")
         lines.append(f"{indent}    }}")
     lines.append(f"{indent}  ]")

@@ -75,9 +75,9 @@ async def wait_for(api: httpx.AsyncClient, job_id: str, *, done: bool, timeout: 
         if response.status_code == 200:
             body: dict[str, Any] = response.json()
             status = body["job"]["status"]
-            if (done and status in ("completed", "completed_with_errors", "failed", "cancelled")) or (
-                not done and status == "running"
-            ):
+            finished = status in ("completed", "completed_with_errors", "failed", "cancelled")
+            # Not waiting for the end: a short job may already be over by the first look.
+            if finished or (not done and status == "running"):
                 return body
         await asyncio.sleep(0.5)
     raise TimeoutError(f"job {job_id} did not get there in {timeout} s")
@@ -98,7 +98,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def main(args: argparse.Namespace) -> None:
-    root = Path(tempfile.mkdtemp(prefix="coursegen-bench-gateway-"))
+    root = Path(args.data_dir or tempfile.mkdtemp(prefix="coursegen-bench-gateway-"))
     os.environ["COURSEGEN_OFFLINE_LATENCY_SECONDS"] = str(args.latency)
     settings = Settings(_env_file=None, nats_url=None, database_url=None, data_dir=root)  # type: ignore[call-arg]
     port = free_port()
@@ -181,4 +181,5 @@ if __name__ == "__main__":
     parser.add_argument("--employees", type=int, default=60, help="of the long job the streams watch")
     parser.add_argument("--latency", type=float, default=0.2, help="offline model's pause per call (s)")
     parser.add_argument("--pause", type=float, default=0.02, help="each reader's pause between requests (s)")
+    parser.add_argument("--data-dir", help="where the embedded servers keep their data (default: a new temp folder)")
     run(main(parser.parse_args()))

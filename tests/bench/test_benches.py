@@ -126,3 +126,17 @@ def test_peers_bench_skips_celery_without_redis(bench_dir: Path) -> None:
     assert "Celery row skipped: no Redis at 127.0.0.1:1" in out
     assert not re.search(r"^\s+1 celery ", out, re.M), out
     assert re.search(rf"^\s+1 floor\s+{NUMBER}\s+\d+\s+{NUMBER}", out, re.M), out
+
+
+def test_gateway_bench_prints_latency_streams_and_memory(bench_dir: Path) -> None:
+    out = run_bench(
+        "gateway.py", "--streams", "3", "--readers", "2", "--seconds", "2", "--employees", "2", "--latency", "0.05",
+        data_dir=bench_dir,
+    )  # fmt: skip
+
+    assert line(out, "gateway under load").startswith("gateway under load: 3 event streams open on a running job")
+    for label in ("  course page", "  job API"):
+        assert re.search(rf"n=\s*[1-9]\d*\s+p50\s+{NUMBER} ms\s+p95\s+{NUMBER} ms$", line(out, label)), out
+    assert re.search(r"^  event streams\s+\d of 3 still open at the end, [1-9]\d* SSE events received$", out, re.M), out
+    memory = rf"^  gateway memory\s+{NUMBER} MiB idle, {NUMBER} MiB with the streams open, {NUMBER} MiB under load; "
+    assert re.search(memory + rf"CPU {NUMBER} s in 2 s$", out, re.M), out

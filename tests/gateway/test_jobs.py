@@ -115,6 +115,15 @@ async def test_a_job_requested_through_the_api_runs_and_streams_its_progress(
         misconfigured = await client.get(export, params={"format": "html"})
     assert misconfigured.status_code == 503, misconfigured.text[:300]
     assert "COURSEGEN_LRS_URL" in misconfigured.json()["detail"]
+    # A course whose quizzes are gone has no QTI item bank: a 422 that says so; the page itself still exports.
+    stored = await db.fetchval("SELECT course FROM assembled_courses WHERE course_id = $1", one["course_id"])
+    for module in stored["modules"]:
+        module["quiz"] = []
+    await db.execute("UPDATE assembled_courses SET course = $2 WHERE course_id = $1", one["course_id"], stored)
+    no_quiz = await client.get(export, params={"format": "qti"})
+    assert no_quiz.status_code == 422, no_quiz.text[:300]
+    assert no_quiz.json()["title"] == "Nothing to export" and "no quiz questions" in no_quiz.json()["detail"]
+    assert (await client.get(export, params={"format": "html"})).status_code == 200
 
 
 async def test_job_requests_and_controls_are_events_naming_the_callers_company(

@@ -15,7 +15,7 @@ import uuid
 
 from coursegen.shared.bus import Bus
 from coursegen.shared.events import JobCompleted
-from coursegen.shared.store import Connection, progress
+from coursegen.shared.store import Connection, jobs, progress
 from coursegen.shared.store.counters import JobCounters
 from coursegen.shared.store.handoffs import EventRecord
 from coursegen.shared.subjects import COURSE_READY, COURSE_SKIPPED, JOB_COMPLETED, MODULE_STAGES
@@ -72,7 +72,7 @@ async def close_if_finished(conn: Connection, bus: Bus, counters: JobCounters) -
     """Close the job when its counters say it is finished, and say so, once per completion."""
     if not counters.finished or counters.status.ended:
         return
-    outcome = await progress.close_job(conn, counters.job_id)
+    outcome = await jobs.close_job(conn, counters.job_id)
     if outcome is None:
         return  # closed by another delivery meanwhile
     await bus.publish(

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from coursegen.shared.store._pool import Connection
-from coursegen.shared.store.jobs import JobStatus
+from coursegen.shared.store.jobs import ENDED_JOB_STATUSES, JobStatus
 from coursegen.shared.subjects import MODULE_STAGES
 
 ENDED_RUNS = "('completed', 'no_gaps', 'failed', 'cancelled')"
-ENDED_JOBS = "('completed', 'completed_with_errors', 'failed', 'cancelled')"
+ENDED_JOBS = "(" + ", ".join(f"'{s}'" for s in sorted(ENDED_JOB_STATUSES)) + ")"
 NEW_RUN_PROGRESS = 5
 """A run's progress before it is planned."""
 

@@ -156,3 +156,67 @@ async def reopen_job(conn: Connection, job_id: uuid.UUID) -> None:
     )
     if not result.endswith(" 1"):
         raise TransitionRefused(f"job {job_id} cannot be reopened")
+
+
+def started_by_event(alias: str) -> str:
+    """The assignment by which any recorded event of a pending job starts it (pending → running)."""
+    return (
+        f"status = CASE WHEN {alias}.status = '{JobStatus.PENDING}' THEN '{JobStatus.RUNNING}' ELSE {alias}.status END"
+    )
+
+
+class JobOutcome(BaseModel):
+    """A job that has just ended: what ``job.completed`` says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: uuid.UUID
+    company_id: uuid.UUID
+    status: JobStatus
+    successful: int
+    failed: int
+    failed_employee_ids: list[uuid.UUID]
+    epochs: int
+    """The sum of the runs' epochs: a resumed job that ends again ends as a new event."""
+
+
+async def close_job(conn: Connection, job_id: uuid.UUID) -> JobOutcome | None:
+    """Close a job whose counters say every run has ended; the outcome when this call closed it.
+
+    pending/running → completed or completed_with_errors. Only the first caller closes it, so
+    ``job.completed`` is said once per completion.
+    """
+    row = await conn.fetchrow(
+        """
+        WITH ended AS (
+            SELECT coalesce(array_agg(employee_id ORDER BY employee_id) FILTER (WHERE status = 'failed'), '{}')
+                       AS failed_ids,
+                   string_agg(error_stage || ': ' || error_message, '; ' ORDER BY employee_id)
+                       FILTER (WHERE status = 'failed') AS errors,
+                   coalesce(sum(epoch), 0) AS epochs
+              FROM course_runs WHERE job_id = $1
+        ),
+        usage AS (
+            SELECT coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
+                   count(*) AS agent_runs
+              FROM agent_runs WHERE job_id = $1
+        )
+        UPDATE course_generation_jobs j
+           SET status = CASE WHEN j.failed_courses > 0 THEN $3::text ELSE $4::text END,
+               progress_percentage = 100, current_phase = 'done', completed_at = now(),
+               failed_employee_ids = ended.failed_ids, error_message = ended.errors,
+               statistics = jsonb_build_object('input_tokens', usage.input_tokens,
+                                               'output_tokens', usage.output_tokens,
+                                               'agent_runs', usage.agent_runs, 'no_gaps', j.runs_no_gaps)
+          FROM ended, usage
+         WHERE j.job_id = $1 AND j.status = ANY($2::text[])
+           AND j.runs_total > 0 AND j.runs_closed = j.runs_total
+        RETURNING j.job_id, j.company_id, j.status, j.successful_courses AS successful, j.failed_courses AS failed,
+                  ended.failed_ids AS failed_employee_ids, ended.epochs
+        """,
+        job_id,
+        sorted(set(_sources(JobStatus.COMPLETED)) & set(_sources(JobStatus.COMPLETED_WITH_ERRORS))),
+        JobStatus.COMPLETED_WITH_ERRORS,
+        JobStatus.COMPLETED,
+    )
+    return JobOutcome.model_validate(dict(row)) if row else None

@@ -1,4 +1,5 @@
-"""Row-level security on the tests' real server: the gateway's role sees one company, or nothing.
+"""Row-level security on the tests' real server: the gateway's role sees one company, or nothing; the
+pipeline's role, scoped to a company (as a stage is, once its run is loaded), sees that company only.
 
 The tables are read from the catalog, so a table added without a policy fails these tests.
 """
@@ -51,6 +52,19 @@ async def gateway(postgres: EmbeddedPostgres) -> AsyncIterator[asyncpg.Connectio
     conn = await asyncpg.connect(postgres.gateway_url)
     try:
         assert await conn.fetchval("SELECT current_user") == GATEWAY_ROLE
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["gateway", "pipeline"])
+async def scoped_role(
+    request: pytest.FixtureRequest, postgres: EmbeddedPostgres, settings: Settings
+) -> AsyncIterator[asyncpg.Connection[Any]]:
+    """A connection as the gateway's role, then as the pipeline's: scoped to a company, both see only it."""
+    assert settings.database_url
+    conn = await asyncpg.connect(postgres.gateway_url if request.param == "gateway" else settings.database_url)
+    try:
         yield conn
     finally:
         await conn.close()
@@ -159,21 +173,21 @@ async def test_every_table_has_row_level_security_enforced(gateway: asyncpg.Conn
 
 
 async def test_a_company_reads_no_row_of_another_company_in_any_table(
-    settings: Settings, db: asyncpg.Pool[Any], gateway: asyncpg.Connection[Any]
+    settings: Settings, db: asyncpg.Pool[Any], scoped_role: asyncpg.Connection[Any]
 ) -> None:
     other = await fill_company(settings, db)
     mine = await db.fetchval(
         "INSERT INTO companies (name, slug) VALUES ('A', 'rls-' || md5(random()::text)) RETURNING id"
     )
-    tables = [t["name"] for t in await public_tables(gateway) if t["name"] not in NOT_THE_GATEWAYS]
+    tables = [t["name"] for t in await public_tables(scoped_role) if t["name"] not in NOT_THE_GATEWAYS]
 
     # The other company sees its own rows in every table (its transaction is what makes them visible)...
-    empty = [t for t in tables if await scoped_count(gateway, other, t) == 0]
+    empty = [t for t in tables if await scoped_count(scoped_role, other, t) == 0]
     assert not empty, f"the filled company sees no rows of its own in: {empty}"
     # ...and a company with nothing of its own sees none of them, anywhere.
-    seen = {t: await scoped_count(gateway, mine, t, SHARED.get(t, "")) for t in tables}
+    seen = {t: await scoped_count(scoped_role, mine, t, SHARED.get(t, "")) for t in tables}
     assert not {t: n for t, n in seen.items() if n}, f"rows of another company seen: {seen}"
-    assert await scoped_count(gateway, mine, "companies") == 1  # itself
+    assert await scoped_count(scoped_role, mine, "companies") == 1  # itself
 
 
 async def test_without_a_company_the_gateway_reads_nothing(
@@ -193,9 +207,10 @@ async def test_without_a_company_the_gateway_reads_nothing(
             await gateway.fetchval(f'SELECT count(*) FROM "{table}"')
 
 
-async def test_the_gateway_cannot_write_for_another_company(
-    db: asyncpg.Pool[Any], gateway: asyncpg.Connection[Any]
+async def test_a_company_cannot_write_for_another_company(
+    db: asyncpg.Pool[Any], scoped_role: asyncpg.Connection[Any]
 ) -> None:
+    gateway = scoped_role
     mine, _ = await make_company(db)
     other, others = await make_company(db)
     their_employee = next(iter(others.values()))
@@ -224,6 +239,23 @@ async def test_the_gateway_cannot_write_for_another_company(
     assert await as_mine("DELETE FROM kb_documents WHERE company_id IS NULL OR company_id = $1", other) == "DELETE 0"
     renamed = await db.fetchval("SELECT count(*) FROM employees WHERE company_id = $1 AND full_name = 'Renamed'", other)
     assert renamed == 0
+
+
+async def test_unscoped_the_pipeline_sees_every_company(settings: Settings, db: asyncpg.Pool[Any]) -> None:
+    """What happens before a company is known (a run loaded by its session id, a request's idempotency key)
+    and the work that is every company's (the tracker, the sweeps): the pipeline's role, unscoped."""
+    first, _ = await make_company(db)
+    second, _ = await make_company(db)
+    seen = await db.fetchval(
+        "SELECT count(DISTINCT company_id) FROM employees WHERE company_id = ANY($1)", [first, second]
+    )
+    assert seen == 2
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config($1, $2, true)", COMPANY_SETTING, str(first))
+        scoped = await conn.fetch(
+            "SELECT DISTINCT company_id FROM employees WHERE company_id = ANY($1)", [first, second]
+        )
+    assert [r["company_id"] for r in scoped] == [first]
 
 
 async def test_the_lookups_before_the_company_is_known_are_narrow(db: asyncpg.Pool[Any]) -> None:

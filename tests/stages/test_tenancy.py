@@ -6,13 +6,16 @@ import uuid
 from typing import Any
 
 import asyncpg
+import pytest
 
 from coursegen.coordinator.control import ControlHandler
+from coursegen.shared import stage
 from coursegen.shared.consume import settle
 from coursegen.shared.events import Handoff, JobControl, JobRejected, JobRequested, StageFailed
 from coursegen.shared.service import Runtime
 from coursegen.shared.settings import Settings
-from coursegen.shared.store import Database
+from coursegen.shared.store import COMPANY_SETTING, Connection, Database
+from coursegen.shared.store import people as people_store
 from coursegen.shared.subjects import JOB_CANCEL, JOB_REQUESTED, JOB_RESUME
 from coursegen.stack.seed import EMPLOYEES
 from tests.fakes import FakeDelivery, RecordingBus
@@ -132,3 +135,42 @@ async def test_a_request_naming_a_used_job_id_learns_nothing_of_whose_it_is(
     assert "cannot be used" in reasons[0] and str(ours) not in reasons[0]
     assert await db.fetchval("SELECT count(*) FROM course_generation_jobs WHERE company_id = $1", theirs) == 0
     assert await db.fetchval("SELECT count(*) FROM course_runs WHERE job_id = $1", first.job_id) == 1
+
+
+async def test_a_stage_works_for_the_runs_company_only(
+    settings: Settings, db: asyncpg.Pool[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the run is loaded, the stage's own statements and its agent's tools run scoped to the run's
+    company (row-level security), so no query of its work can reach another company's rows."""
+    company_id, employees = await make_company(db, employees=EMPLOYEES[:1])
+    other_company, others = await make_company(db, employees=EMPLOYEES[1:2])
+    bus = RecordingBus()
+    await accept_in_memory(settings, db, bus, company_id, list(employees.values()))
+    handoff = next(e for _, e in bus.published if isinstance(e, Handoff))
+    scopes: dict[str, list[str]] = {"stage": [], "tool": []}
+    start_stage, employee_profile = stage.start_stage, people_store.employee_profile
+
+    async def scope_of(conn: Connection) -> str:
+        return str(await conn.fetchval("SELECT current_setting($1, true)", COMPANY_SETTING))
+
+    async def starting(conn: Connection, *args: Any, **kwargs: Any) -> bool:
+        scopes["stage"].append(await scope_of(conn))
+        return await start_stage(conn, *args, **kwargs)
+
+    async def profile(conn: Connection, company: uuid.UUID, employee: uuid.UUID) -> Any:
+        scopes["tool"].append(await scope_of(conn))
+        # Asked, by whatever mistake, for another company's employee: under the run's scope, there is none.
+        assert await employee_profile(conn, other_company, next(iter(others.values()))) is None
+        return await employee_profile(conn, company, employee)
+
+    monkeypatch.setattr(stage, "start_stage", starting)
+    monkeypatch.setattr(people_store, "employee_profile", profile)
+    planner = in_memory_handler("planner", settings, db, bus)
+
+    assert await deliver(planner, "coursegen.handoff.planner", handoff.model_dump_json().encode()) == "ack"
+    assert scopes["stage"] == [str(company_id)]
+    assert scopes["tool"] and set(scopes["tool"]) == {str(company_id)}
+    assert await db.fetchval("SELECT count(*) FROM cm_course_plans WHERE session_id = $1", handoff.session_id) == 1
+    # The connection goes back to the pool unscoped.
+    async with db.acquire() as conn:
+        assert await scope_of(conn) == ""

@@ -50,7 +50,7 @@ from coursegen.shared.models import ModelChoice, Policy, resolve_model
 from coursegen.shared.sent import SentTally
 from coursegen.shared.service import Runtime, ServiceDefinition, Subscription
 from coursegen.shared.settings import Settings
-from coursegen.shared.store import AlreadyStored, Connection, Database, locks, unit_of_work
+from coursegen.shared.store import AlreadyStored, Connection, Database, locks, scoped_session, unit_of_work
 from coursegen.shared.store.agent_runs import AgentRunRecord, AgentRunStatus, insert_agent_run, tokens_used
 from coursegen.shared.store.jobs import JobStatus, get_job
 from coursegen.shared.store.rejected import record_rejected
@@ -234,24 +234,32 @@ class StageRunner(Generic[HandoffT, OutputT]):
             run = await self._current_run(conn, handoff, delivery)
             if run is None:
                 return
-            claim = await self.spec.claim(conn, handoff)
-            telemetry.describe_work(handoff, claim=claim.value)
-            if claim is Claim.WAIT:
-                return
-            if claim is Claim.RUN:
-                async with self._exclusive(conn, handoff, delivery):
-                    # Checked again under the lock: another delivery may have just done the work.
-                    claim = await self.spec.claim(conn, handoff)
-                    telemetry.describe_work(handoff, claim=claim.value)
-                    if claim is Claim.RUN:
-                        if not await start_stage(conn, handoff.session_id, self.spec.name, review_round=handoff.round):
-                            log.info("course run %s ended meanwhile; dropping %s", handoff.session_id, delivery.subject)
-                            return
-                        async with heartbeat(delivery, every=self._heartbeat_every):
-                            await self.run_agent(conn, handoff, run, attempt=delivery.attempt)
-            events = await self.spec.route(conn, handoff)
+            # From here on, the message's work sees only the run's company (row-level security).
+            async with scoped_session(conn, run.company_id):
+                events = await self._work(conn, handoff, run, delivery)
         for subject, event in events:
             await self.bus.publish(subject, event)
+
+    async def _work(
+        self, conn: Connection, handoff: HandoffT, run: CourseRun, delivery: Delivery
+    ) -> list[tuple[str, Event]]:
+        """Claim the unit of work, run the agent when it is this delivery's to do, and route on."""
+        claim = await self.spec.claim(conn, handoff)
+        telemetry.describe_work(handoff, claim=claim.value)
+        if claim is Claim.WAIT:
+            return []
+        if claim is Claim.RUN:
+            async with self._exclusive(conn, handoff, delivery):
+                # Checked again under the lock: another delivery may have just done the work.
+                claim = await self.spec.claim(conn, handoff)
+                telemetry.describe_work(handoff, claim=claim.value)
+                if claim is Claim.RUN:
+                    if not await start_stage(conn, handoff.session_id, self.spec.name, review_round=handoff.round):
+                        log.info("course run %s ended meanwhile; dropping %s", handoff.session_id, delivery.subject)
+                        return []
+                    async with heartbeat(delivery, every=self._heartbeat_every):
+                        await self.run_agent(conn, handoff, run, attempt=delivery.attempt)
+        return await self.spec.route(conn, handoff)
 
     async def _current_run(self, conn: Connection, h: HandoffT, delivery: Delivery) -> CourseRun | None:
         """The stored run, when this handoff is still work to do; None to drop the message."""
@@ -330,7 +338,8 @@ class StageRunner(Generic[HandoffT, OutputT]):
             retries=self.settings.model_retries,
             offline_latency=self.settings.offline_latency_seconds,
         )
-        context = StageContext(db=self.db, handoff=handoff, run=run, settings=self.settings)
+        # The tools' connections are the run's company's too.
+        context = StageContext(db=self.db.scoped(run.company_id), handoff=handoff, run=run, settings=self.settings)
         prompt = references(handoff)
         agent = self.spec.agent_for(choice, self.settings)
         started = time.monotonic()

@@ -14,6 +14,7 @@ from coursegen.shared.store._pool import (
     Database,
     connect,
     scope_to_company,
+    scoped_session,
     unit_of_work,
     wait_for_database,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "Database",
     "connect",
     "scope_to_company",
+    "scoped_session",
     "unit_of_work",
     "wait_for_database",
 ]

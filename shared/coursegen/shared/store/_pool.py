@@ -23,10 +23,19 @@ async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
 
 
 class Database:
-    """The pool, and the two ways to use it: a held connection, or a transaction scoped to a company."""
+    """The pool, and the two ways to use it: a held connection, or a transaction scoped to a company.
 
-    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+    ``scoped(company_id)`` is the same pool seen by one company: each of its connections and
+    transactions is scoped to that company unless told otherwise.
+    """
+
+    def __init__(self, pool: asyncpg.Pool[Any], *, company_id: uuid.UUID | None = None) -> None:
         self.pool = pool
+        self.company_id = company_id
+
+    def scoped(self, company_id: uuid.UUID) -> Database:
+        """The pool as one company sees it (row-level security)."""
+        return Database(self.pool, company_id=company_id)
 
     @contextlib.asynccontextmanager
     async def connection(self, company_id: uuid.UUID | None = None) -> AsyncIterator[Connection]:
@@ -34,6 +43,7 @@ class Database:
 
         With ``company_id``, the statements run in one transaction scoped to that company (row-level security).
         """
+        company_id = company_id or self.company_id
         async with self.pool.acquire() as conn:
             if company_id is None:
                 yield conn
@@ -45,6 +55,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self, company_id: uuid.UUID | None = None) -> AsyncIterator[Connection]:
         """A transaction; with ``company_id``, scoped to that company for row-level security."""
+        company_id = company_id or self.company_id
         async with self.pool.acquire() as conn, conn.transaction():
             if company_id is not None:
                 await scope_to_company(conn, company_id)
@@ -71,6 +82,19 @@ async def unit_of_work(conn: Connection) -> AsyncIterator[Connection]:
 async def scope_to_company(conn: Connection, company_id: uuid.UUID) -> None:
     """Scope the current transaction to one company (the setting row-level security reads)."""
     await conn.execute("SELECT set_config($1, $2, true)", COMPANY_SETTING, str(company_id))
+
+
+@contextlib.asynccontextmanager
+async def scoped_session(conn: Connection, company_id: uuid.UUID) -> AsyncIterator[Connection]:
+    """Scope a held connection to one company for as long as the block runs, across its transactions
+    (a message's work between its checks and its handoff); unscoped again when it ends."""
+    await conn.execute("SELECT set_config($1, $2, false)", COMPANY_SETTING, str(company_id))
+    try:
+        yield conn
+    finally:
+        # A broken connection is not reused, and the pool's reset on release clears the setting too.
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await conn.execute("SELECT set_config($1, '', false)", COMPANY_SETTING)
 
 
 async def connect(url: str, *, min_size: int = 1, max_size: int = 5) -> asyncpg.Pool[Any]:

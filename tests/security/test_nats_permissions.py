@@ -15,6 +15,8 @@ import nats
 import nats.errors
 import pytest
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
 
 from coursegen.shared.bus import ensure_streams
 from coursegen.shared.events import Handoff
@@ -170,3 +172,27 @@ def test_every_service_may_pull_from_every_consumer_it_declares() -> None:
         for sub in service_definition(name).subscriptions:
             durable = durable_name(name) + (f"-{sub.durable_suffix}" if sub.durable_suffix else "")
             assert durable in allowed, f"{name} declares {durable} but may not pull from it"
+
+
+async def test_the_gateway_follows_every_event_but_cannot_touch_a_stages_consumer(settings: Settings) -> None:
+    durable = durable_name("planner")
+    async with connected(settings, "gateway") as s:
+        js = s.nc.jetstream(timeout=1)
+        with pytest.raises(nats.errors.TimeoutError):
+            await js.delete_consumer(STREAM, durable)
+        assert await s.refused(f'publish to "$JS.API.CONSUMER.DELETE.{STREAM}.{durable}"')
+        with pytest.raises(nats.errors.TimeoutError):
+            await js.add_consumer(STREAM, name=durable, filter_subject=handoff_subject("planner"))
+        assert await s.refused(f'publish to "$JS.API.CONSUMER.CREATE.{STREAM}.{durable}.')
+        # What it needs still works: an ordered consumer that sees every event as it is stored.
+        seen: asyncio.Queue[str] = asyncio.Queue()
+
+        async def on_event(msg: Msg) -> None:
+            await seen.put(msg.subject)
+
+        follow = await js.subscribe(
+            "coursegen.>", stream=STREAM, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW, cb=on_event
+        )
+        await js.publish(JOB_REQUESTED, b"{}", stream=STREAM, headers={"Nats-Msg-Id": uuid.uuid4().hex}, timeout=5)
+        assert await asyncio.wait_for(seen.get(), 10) == JOB_REQUESTED
+        await follow.unsubscribe()

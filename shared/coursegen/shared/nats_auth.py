@@ -187,13 +187,11 @@ def permissions(who: BusUser) -> dict[str, Any]:
         publish += [f"{api}.STREAM.MSG.GET.{stream}", f"{api}.DIRECT.GET.{stream}"]
     for stream in who.follows:
         # An ordered consumer is created (and re-created after a gap) without a name, and answers
-        # the server's flow control.
+        # the server's flow control. Only that: no named consumer (a stage's), no info, no delete;
+        # the server drops an ephemeral consumer once nobody listens.
         publish += [
             f"{api}.STREAM.INFO.{stream}",
             f"{api}.CONSUMER.CREATE.{stream}",
-            f"{api}.CONSUMER.CREATE.{stream}.>",
-            f"{api}.CONSUMER.INFO.{stream}.>",
-            f"{api}.CONSUMER.DELETE.{stream}.>",
             f"$JS.FC.{stream}.>",
         ]
     subscribe = [f"{who.inbox_prefix}.>", *who.subscribes]

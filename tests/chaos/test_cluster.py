@@ -14,7 +14,7 @@ import pytest
 from coursegen.shared.settings import Settings
 from coursegen.shared.subjects import STREAM
 from coursegen.stack.embedded import EmbeddedNatsCluster
-from tests.chaos.test_kills import assert_nothing_twice, many_employees, outage_settings
+from tests.chaos.test_kills import assert_every_event_recorded, assert_nothing_twice, many_employees, outage_settings
 from tests.helpers import make_company, pipeline, request_job, wait_for, wait_for_job
 
 pytestmark = pytest.mark.chaos
@@ -48,5 +48,6 @@ async def test_a_job_survives_losing_a_cluster_node(settings: Settings, db: asyn
         assert job["status"] == "completed", job
         assert await db.fetchval("SELECT count(*) FROM assembled_courses WHERE job_id = $1", job_id) == len(employees)
         await assert_nothing_twice(db, job_id)
+        await assert_every_event_recorded(db, job_id)
     finally:
         cluster.stop()

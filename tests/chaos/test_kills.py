@@ -73,6 +73,34 @@ async def assert_nothing_twice(db: asyncpg.Pool[Any], job_id: Any) -> None:
     assert units == 0
 
 
+HANDED_A_MODULE = ("researcher", "content", "quality", "enhancer", "multimedia", "finalizer")
+"""The stages every planned module is handed to, at least once."""
+
+
+async def assert_every_event_recorded(db: asyncpg.Pool[Any], job_id: Any) -> None:
+    """The tracker's log has every handoff of the job: each run's to the planner, each module's to each
+    stage after it, and each run's ``course.ready`` (it may trail the job's completion by a moment)."""
+    expected = await db.fetchrow(
+        "SELECT count(*) AS runs, coalesce(sum(modules_total), 0) AS modules FROM course_runs WHERE job_id = $1",
+        job_id,
+    )
+    query = """
+        SELECT count(DISTINCT session_id) FILTER (WHERE subject = 'coursegen.handoff.planner') AS planned,
+               count(DISTINCT (session_id, module_index, to_agent))
+                   FILTER (WHERE subject LIKE 'coursegen.handoff.%' AND to_agent = ANY($2::text[])) AS steps,
+               count(DISTINCT session_id) FILTER (WHERE subject = 'coursegen.course.ready') AS ready
+          FROM cm_agent_handoffs WHERE job_id = $1"""
+    want = (expected["runs"], expected["modules"] * len(HANDED_A_MODULE), expected["runs"])
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        row = await db.fetchrow(query, job_id, list(HANDED_A_MODULE))
+        seen = (row["planned"], row["steps"], row["ready"])
+        if seen == want or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert seen == want, f"(planner handoffs, module handoffs, course.ready) recorded {seen}, expected {want}"
+
+
 async def test_killing_stage_replicas_mid_job_loses_nothing(
     settings: Settings, db: asyncpg.Pool[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,3 +139,4 @@ async def test_killing_stage_replicas_mid_job_loses_nothing(
     assert job["status"] == "completed", job
     assert await db.fetchval("SELECT count(*) FROM assembled_courses WHERE job_id = $1", job_id) == len(employees)
     await assert_nothing_twice(db, job_id)
+    await assert_every_event_recorded(db, job_id)

@@ -14,7 +14,7 @@ from coursegen.shared.settings import Settings
 from coursegen.shared.store import connect
 from coursegen.stack.embedded import EmbeddedNats, EmbeddedPostgres
 from coursegen.stack.migrate import migrate
-from tests.chaos.test_kills import assert_nothing_twice, many_employees, outage_settings
+from tests.chaos.test_kills import assert_every_event_recorded, assert_nothing_twice, many_employees, outage_settings
 from tests.helpers import make_company, pipeline, request_job, wait_for, wait_for_job
 
 pytestmark = pytest.mark.chaos
@@ -58,6 +58,7 @@ async def run_with_restart(settings: Settings, restart: Any, *, timeout: float =
                 employees
             )
             await assert_nothing_twice(db, job_id)
+            await assert_every_event_recorded(db, job_id)
         finally:
             await db.close()
 

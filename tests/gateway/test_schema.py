@@ -76,7 +76,25 @@ class ThreadedGateway:
         while not self.server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers no event
             await asyncio.sleep(0.05)
         self.ready.set()
-        await serving
+        try:
+            await serving
+        finally:
+            await self._cancel_open_jobs()
+
+    async def _cancel_open_jobs(self) -> None:
+        """The jobs the fuzzing asked for are never run here: cancelled, so that a later test's pipeline
+        drops their handoffs instead of working through them (many are for employees with no role)."""
+        if self.tenant is None or self.settings.database_url is None:
+            return
+        pool = await connect(self.settings.database_url)
+        try:
+            await pool.execute(
+                "UPDATE course_generation_jobs SET status = 'cancelled', completed_at = now() "
+                "WHERE company_id = $1 AND status IN ('pending', 'running')",
+                self.tenant.company_id,
+            )
+        finally:
+            await pool.close()
 
     def __enter__(self) -> ThreadedGateway:
         self.thread.start()
@@ -88,7 +106,7 @@ class ThreadedGateway:
     def __exit__(self, *exc: object) -> None:
         if self.server:
             self.server.should_exit = True
-        self.thread.join(15)
+        self.thread.join(30)
 
 
 @pytest.fixture(scope="module")
@@ -142,4 +160,6 @@ def test_the_api_keeps_its_contract_on_the_companys_own_rows(running_gateway: Th
     )
     out = schemathesis(running_gateway, tmp_path, "own-rows", "--config-file", str(config), "--mode", "positive")
     # The pinned ids reach the operations: none of them is left answering only 404.
-    assert "Missing test data" not in out, out[-3000:]
+    warnings = out.partition("WARNINGS")[2].partition("\n=====")[0]
+    missing = warnings.partition("Missing test data")[2].partition("Schema validation mismatch")[0]
+    assert not [name for name in ids if f"{{{name}}}" in missing], missing

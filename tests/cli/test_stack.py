@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nats
 import psutil
 import pytest
@@ -27,6 +28,7 @@ from coursegen.shared.store import connect
 from coursegen.shared.subjects import ALL, JOB_REJECTED, JOB_REQUESTED, SERVICES, STREAM
 from coursegen.stack.follow import SubmitError, follow_job, submit_job
 from coursegen.stack.supervisor import Stack, StackError
+from tests.gateway.conftest import free_port
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -363,9 +365,10 @@ def test_up_stops_services_and_servers_on_a_stop_signal(tmp_path: Path, stop: An
     env = {k: v for k, v in os.environ.items() if not k.startswith("COURSEGEN_")}
     data_dir = tmp_path / "stack"
     log = tmp_path / "up.log"
+    port = free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "coursegen.cli.main", "up", "--data-dir", str(data_dir)],
+            [sys.executable, "-m", "coursegen.cli.main", "up", "--data-dir", str(data_dir), "--port", str(port)],
             env={**env, "COLUMNS": "200"},
             stdout=out,
             stderr=out,
@@ -377,6 +380,9 @@ def test_up_stops_services_and_servers_on_a_stop_signal(tmp_path: Path, stop: An
             assert proc.poll() is None, log.read_text()[-2000:]
             time.sleep(0.2)
         assert leftovers(data_dir), "nothing was running to stop"
+        # The app is where it says, on the port asked for.
+        assert f"http://127.0.0.1:{port}" in log.read_text()
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=30).status_code == 200
         stop(proc)
         assert proc.wait(timeout=90) == 0, log.read_text()[-2000:]
     finally:

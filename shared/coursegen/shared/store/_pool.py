@@ -79,22 +79,24 @@ async def unit_of_work(conn: Connection) -> AsyncIterator[Connection]:
         raise AlreadyStored(str(exc)) from exc
 
 
-async def scope_to_company(conn: Connection, company_id: uuid.UUID) -> None:
-    """Scope the current transaction to one company (the setting row-level security reads)."""
-    await conn.execute("SELECT set_config($1, $2, true)", COMPANY_SETTING, str(company_id))
+async def scope_to_company(conn: Connection, company_id: uuid.UUID | None, *, session: bool = False) -> None:
+    """Scope the current transaction to one company (the setting row-level security reads); with
+    ``session``, the held connection until scoped again. ``None`` unscopes it."""
+    value = "" if company_id is None else str(company_id)
+    await conn.execute("SELECT set_config($1, $2, $3)", COMPANY_SETTING, value, not session)
 
 
 @contextlib.asynccontextmanager
 async def scoped_session(conn: Connection, company_id: uuid.UUID) -> AsyncIterator[Connection]:
     """Scope a held connection to one company for as long as the block runs, across its transactions
     (a message's work between its checks and its handoff); unscoped again when it ends."""
-    await conn.execute("SELECT set_config($1, $2, false)", COMPANY_SETTING, str(company_id))
+    await scope_to_company(conn, company_id, session=True)
     try:
         yield conn
     finally:
         # A broken connection is not reused, and the pool's reset on release clears the setting too.
         with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            await conn.execute("SELECT set_config($1, '', false)", COMPANY_SETTING)
+            await scope_to_company(conn, None, session=True)
 
 
 async def connect(url: str, *, min_size: int = 1, max_size: int = 5) -> asyncpg.Pool[Any]:
